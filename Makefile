@@ -1,0 +1,92 @@
+# ACT 3 AI credit billing - developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+SAM_VENV := .venv-sam
+SAM_CLI_VERSION := 1.170.0
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+PY_SOURCES := layers/core/python/act3_billing functions tools tests
+
+# `make token EMAIL=a@b.c IDP=linkedin NAME="Ann"`, `make clock ARGS="advance 31d"`
+EMAIL ?=
+IDP ?=
+NAME ?=
+ARGS ?=
+LOCAL_OPTS := $(if $(EMAIL),--email "$(EMAIL)") $(if $(IDP),--idp "$(IDP)") $(if $(NAME),--name "$(NAME)") $(ARGS)
+
+.PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): requirements-dev.txt layers/core/requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+venv: $(VENV_STAMP) ## create .venv with the dev dependencies and the packages (editable)
+
+ddb: venv ## fetch and verify DynamoDB Local into .local/vendor (and Java 17 if missing)
+	$(BIN)/python -m act3_local.dynamodb_local install
+
+test: venv ddb ## everything: lint, types, cfn-lint, then all tests incl. emulator tests
+	$(MAKE) --no-print-directory lint typecheck cfn-lint
+	$(BIN)/pytest -q
+
+lint: venv ## ruff check + ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv ## ruff fix + format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# explicit_package_bases (pyproject) names each functions/<x>/app.py as functions.<x>.app, so the
+# same-named handler modules type-check together in one run.
+typecheck: venv ## mypy (strict) on the package, functions, tools and tests
+	$(BIN)/mypy $(PY_SOURCES)
+
+cfn-lint: venv ## cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml
+
+bench: venv ddb ## benchmarks (tests/bench)
+	$(BIN)/python -m tests.bench
+
+$(SAM_STAMP):
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q "aws-sam-cli==$(SAM_CLI_VERSION)"
+	@touch $@
+
+build: $(SAM_STAMP) ## sam build (SAM CLI in its own .venv-sam; needs python3.13 on PATH)
+	$(SAM) build
+
+validate: $(SAM_STAMP) ## sam validate --lint
+	$(SAM) validate --lint
+
+run: venv ddb ## the local stack: API on http://127.0.0.1:3000 over embedded emulators
+	$(BIN)/python -m act3_local run $(LOCAL_OPTS)
+
+stop: venv ## stop the local stack
+	$(BIN)/python -m act3_local stop $(LOCAL_OPTS)
+
+token: venv ## print a local JWT (EMAIL=, IDP=, NAME=)
+	$(BIN)/python -m act3_local token $(LOCAL_OPTS)
+
+tick: venv ## run the scheduled jobs once on the local stack
+	$(BIN)/python -m act3_local tick $(LOCAL_OPTS)
+
+seed: venv ## seed the local stack with demo data
+	$(BIN)/python -m act3_local seed $(LOCAL_OPTS)
+
+clock: venv ## show or move the local clock (ARGS="advance 31d")
+	$(BIN)/python -m act3_local clock $(ARGS)
+
+clean: ## remove build output and caches (keeps .venv, .venv-sam and .local)
+	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -print0 | xargs -0 rm -rf

@@ -1,0 +1,25 @@
+"""GET /orgs/{org_id}/balance — the meters: monthly, bank lots, grants, packs, held, spendable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from act3_billing import runtime, services
+from act3_billing.http.api import caller, make_resolver
+from act3_billing.http.models import BalanceResponse
+from act3_billing.observability import logger
+
+app = make_resolver()
+
+
+@app.get("/orgs/<org_id>/balance")
+def get_balance(org_id: str) -> BalanceResponse:
+    ctx = services.context(runtime.store(), caller(app), runtime.now())
+    return services.balance(ctx, org_id)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

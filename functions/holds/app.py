@@ -1,0 +1,72 @@
+"""Holds for long jobs: reserve, extend, capture (in stages) and release."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from act3_billing import runtime, services
+from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing.http.models import (
+    CaptureRequest,
+    ExtendRequest,
+    HoldRequest,
+    HoldResponse,
+    ReleaseRequest,
+    SettleResponse,
+)
+from act3_billing.observability import logger, metrics
+
+app = make_resolver()
+
+IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key")]
+
+
+def _context() -> services.Context:
+    return services.context(runtime.store(), caller(app), runtime.now())
+
+
+@app.post("/orgs/<org_id>/holds")
+def create_hold(
+    org_id: str, request: HoldRequest, idempotency_key: IdempotencyKey = None
+) -> Response[HoldResponse]:
+    result = services.place_hold(_context(), org_id, request, idempotency_key)
+    if not result.replayed:
+        metrics.add_metric(name="CreditsHeld", unit=MetricUnit.Count, value=result.body["amount"])
+    return outcome(result.body, result.replayed)
+
+
+@app.post("/orgs/<org_id>/holds/<hold_id>/extend")
+def extend_hold(
+    org_id: str, hold_id: str, request: ExtendRequest, idempotency_key: IdempotencyKey = None
+) -> Response[HoldResponse]:
+    result = services.extend_hold(_context(), org_id, hold_id, request, idempotency_key)
+    return outcome(result.body, result.replayed, status=200)
+
+
+@app.post("/orgs/<org_id>/holds/<hold_id>/capture")
+def capture_hold(
+    org_id: str, hold_id: str, request: CaptureRequest, idempotency_key: IdempotencyKey = None
+) -> Response[SettleResponse]:
+    result = services.capture(_context(), org_id, hold_id, request, idempotency_key)
+    if not result.replayed:
+        metrics.add_metric(name="CreditsCaptured", unit=MetricUnit.Count, value=result.body["captured"])
+    return outcome(result.body, result.replayed, status=200)
+
+
+@app.post("/orgs/<org_id>/holds/<hold_id>/release")
+def release_hold(
+    org_id: str, hold_id: str, request: ReleaseRequest, idempotency_key: IdempotencyKey = None
+) -> Response[SettleResponse]:
+    result = services.release(_context(), org_id, hold_id, request, idempotency_key)
+    return outcome(result.body, result.replayed, status=200)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,36 @@
+"""POST /orgs/{org_id}/refunds — reverse a failed or cancelled job's spending once, by job id."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from act3_billing import runtime, services
+from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing.http.models import RefundRequest, RefundResponse
+from act3_billing.observability import logger, metrics
+
+app = make_resolver()
+
+
+@app.post("/orgs/<org_id>/refunds")
+def create_refund(
+    org_id: str,
+    request: RefundRequest,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key")] = None,
+) -> Response[RefundResponse]:
+    ctx = services.context(runtime.store(), caller(app), runtime.now())
+    result = services.refund(ctx, org_id, request, idempotency_key)
+    if not result.replayed:
+        metrics.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=result.body["refunded"])
+    return outcome(result.body, result.replayed)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

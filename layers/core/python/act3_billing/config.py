@@ -1,0 +1,69 @@
+"""Settings read from the environment once, at cold start, and the injected clock."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+Clock = Callable[[], datetime]
+
+
+class Settings(BaseModel):
+    table_name: str = Field(min_length=3)
+    region: str = "us-east-1"
+    clock_file: Path | None = None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            table_name=os.environ.get("TABLE_NAME", "act3-billing"),
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            clock_file=os.environ.get("ACT3_CLOCK_FILE") or None,
+        )
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class OffsetClock:
+    """Wall time plus an offset in seconds kept in a file (the local stack's movable clock).
+
+    The file is re-read at most once a second so `clock advance 31d` takes effect without a restart.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = 0.0
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def _current_offset(self) -> float:
+        mono = time.monotonic()
+        with self._lock:
+            if mono - self._read_at >= 1.0:
+                try:
+                    self._offset = float(self._path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    self._offset = 0.0
+                self._read_at = mono
+            return self._offset
+
+    def __call__(self) -> datetime:
+        return datetime.fromtimestamp(time.time() + self._current_offset(), UTC)
+
+
+def clock_from(settings: Settings) -> Clock:
+    return OffsetClock(settings.clock_file) if settings.clock_file else system_clock
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()

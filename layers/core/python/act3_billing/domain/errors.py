@@ -1,0 +1,114 @@
+"""Domain errors. Each carries a stable `code`; the HTTP layer maps codes to statuses in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+    title = "Request refused"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+    title = "The request is not valid"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    title = "Not found"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    title = "Sign-in required"
+
+
+class ForbiddenRole(DomainError):
+    code = "forbidden_role"
+    title = "Your role does not allow this"
+
+
+class SpendingNotAllowed(DomainError):
+    code = "shared_credits_disabled"
+    title = "Spending the organization's credits is disabled for you"
+
+
+class InsufficientCredits(DomainError):
+    code = "insufficient_credits"
+    title = "Not enough credits"
+
+
+class GenerationDisabled(DomainError):
+    code = "generation_disabled"
+    title = "Generation is disabled on this plan"
+
+
+class IdempotencyKeyReuse(DomainError):
+    code = "idempotency_key_reuse"
+    title = "Idempotency-Key already used with another request"
+
+
+class IdempotencyKeyRequired(DomainError):
+    code = "idempotency_key_required"
+    title = "Idempotency-Key header required"
+
+
+class QuoteExpired(DomainError):
+    code = "quote_expired"
+    title = "The quote has expired"
+
+
+class QuoteUsed(DomainError):
+    code = "quote_used"
+    title = "The quote was already used"
+
+
+class HoldNotOpen(DomainError):
+    code = "hold_not_open"
+    title = "The hold is no longer open"
+
+
+class HoldExpired(DomainError):
+    code = "hold_expired"
+    title = "The hold has expired"
+
+
+class CaptureExceedsHold(DomainError):
+    code = "capture_exceeds_hold"
+    title = "Capture larger than what is held"
+
+
+class AlreadyRefunded(DomainError):
+    code = "already_refunded"
+    title = "This job was already refunded"
+
+
+class NothingToRefund(DomainError):
+    code = "nothing_to_refund"
+    title = "No spending recorded for this job"
+
+
+class WalletMissing(DomainError):
+    code = "wallet_not_found"
+    title = "This organization has no credit wallet"
+
+
+class Conflict(DomainError):
+    """Concurrent writers kept winning; the caller may retry with the same Idempotency-Key."""
+
+    code = "conflict"
+    title = "Concurrent update, retry"
+
+
+class Unavailable(DomainError):
+    """The database did not answer (throttled, unreachable); nothing was changed."""
+
+    code = "unavailable"
+    title = "Temporarily unavailable, retry with the same Idempotency-Key"

@@ -1,0 +1,52 @@
+"""Roles and what each may do (SPEC §7). Checked in the domain for every route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from act3_billing.domain.errors import ForbiddenRole, SpendingNotAllowed
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    BILLING = "billing"
+    CREATOR = "creator"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    READ_METERS = "read_meters"
+    READ_LEDGER = "read_ledger"
+    SPEND = "spend"
+    REFUND = "refund"
+
+
+RIGHTS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.BILLING: frozenset({Permission.READ_METERS, Permission.READ_LEDGER}),
+    Role.CREATOR: frozenset(
+        {Permission.READ_METERS, Permission.READ_LEDGER, Permission.SPEND, Permission.REFUND}
+    ),
+    Role.VIEWER: frozenset({Permission.READ_METERS, Permission.READ_LEDGER}),
+}
+
+SPENDING_ROLES = tuple(role for role, rights in RIGHTS.items() if Permission.SPEND in rights)
+
+
+@dataclass(frozen=True)
+class Membership:
+    org_id: str
+    user_id: str
+    role: Role
+    may_spend: bool = True
+
+    def require(self, permission: Permission) -> None:
+        if permission not in RIGHTS[self.role]:
+            raise ForbiddenRole(
+                f"role '{self.role}' may not {permission.value.replace('_', ' ')}",
+                role=self.role.value,
+                needed=permission.value,
+            )
+        if permission == Permission.SPEND and not self.may_spend:
+            raise SpendingNotAllowed("shared credits are disabled for this member")

@@ -1,0 +1,1 @@
+"""HTTP edge: problem+json errors, caller identity from verified claims, request/response models."""

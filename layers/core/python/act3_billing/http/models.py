@@ -1,0 +1,262 @@
+"""Request and response models of the HTTP API (they also generate its OpenAPI document)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+MAX_CREDITS = 1_000_000_000
+MAX_QUANTITY = Decimal(100_000_000)
+
+Id = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:#-]*$")
+]
+Credits = Annotated[int, Field(ge=1, le=MAX_CREDITS, strict=True)]
+Quantity = Annotated[Decimal, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=100_000_000, strict=True)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UsageIn(_In):
+    """What a job used or will use, priced by the rate card."""
+
+    gpu_seconds: dict[Annotated[str, StringConstraints(max_length=32)], Quantity] = Field(
+        default_factory=dict, description='seconds per GPU class, e.g. {"a100": 3600}'
+    )
+    cpu_seconds: Quantity = Decimal(0)
+    scratch_gb_hours: Quantity = Decimal(0)
+    model_uses: dict[Annotated[str, StringConstraints(max_length=64)], Count] = Field(default_factory=dict)
+    tts_characters: Count = 0
+    upscale_output_seconds: Quantity = Decimal(0)
+    mocap_capture_minutes: Quantity = Decimal(0)
+    shots: dict[Literal["Q1", "Q2", "Q3"], Count] = Field(
+        default_factory=dict, description="generated shots by tier"
+    )
+
+
+class QuoteRequest(_In):
+    usage: UsageIn
+    job_id: Id | None = None
+
+
+class DebitRequest(_In):
+    job_id: Id
+    quote_id: Id | None = None
+    usage: UsageIn | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DebitRequest:
+        if (self.quote_id is None) == (self.usage is None):
+            raise ValueError("give exactly one of quote_id or usage")
+        return self
+
+
+class HoldRequest(_In):
+    job_id: Id | None = None
+    credits: Credits | None = None
+    quote_id: Id | None = None
+    usage: UsageIn | None = None
+    expires_in_seconds: Annotated[int, Field(ge=60, le=7 * 86400, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> HoldRequest:
+        if sum(x is not None for x in (self.credits, self.quote_id, self.usage)) != 1:
+            raise ValueError("give exactly one of credits, quote_id or usage")
+        return self
+
+
+class ExtendRequest(_In):
+    credits: Annotated[int, Field(ge=0, le=MAX_CREDITS, strict=True)] = 0
+    expires_in_seconds: Annotated[int, Field(ge=60, le=7 * 86400, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ExtendRequest:
+        if not self.credits and self.expires_in_seconds is None:
+            raise ValueError("give credits and/or expires_in_seconds")
+        return self
+
+
+class CaptureRequest(_In):
+    credits: Annotated[int, Field(ge=0, le=MAX_CREDITS, strict=True)]
+    final: bool = Field(False, description="release whatever the hold still holds after this capture")
+
+    @model_validator(mode="after")
+    def _positive_unless_final(self) -> CaptureRequest:
+        if self.credits == 0 and not self.final:
+            raise ValueError("a non-final capture needs credits >= 1")
+        return self
+
+
+class ReleaseRequest(_In):
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class RefundRequest(_In):
+    job_id: Id
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+# ---- responses -------------------------------------------------------------------------------
+
+
+class PriceLineOut(BaseModel):
+    item: str
+    quantity: str
+    unit: str
+    rate: str
+    credits: str
+
+
+class UpgradeOut(BaseModel):
+    plan_id: str
+    name: str
+    price_cents: int | None
+    monthly_credits: int | None
+    currency: str
+    covers_shortfall: bool
+
+
+class PackOut(BaseModel):
+    credits: int
+    price_cents: int
+    currency: str
+
+
+class OptionsOut(BaseModel):
+    shortfall: int
+    upgrade: UpgradeOut | None
+    pack: PackOut | None
+    cancel: bool = True
+
+
+class QuoteResponse(BaseModel):
+    quote_id: str
+    credits: int
+    breakdown: list[PriceLineOut]
+    rate_card_version: str
+    balance_before: int
+    balance_after: int
+    affordable: bool
+    options: OptionsOut | None
+    expires_at: str
+
+
+class DebitResponse(BaseModel):
+    entry_id: str
+    job_id: str
+    credits: int
+    lots: dict[str, int]
+    quote_id: str | None
+    rate_card_version: str
+    created_at: str
+
+
+class HoldResponse(BaseModel):
+    hold_id: str
+    job_id: str | None
+    amount: int
+    captured: int
+    released: int
+    remaining: int
+    status: str
+    expires_at: str
+    created_at: str
+    lots: dict[str, int]
+
+
+class LedgerEntryOut(BaseModel):
+    entry_id: str
+    type: str
+    amount: int
+    from_account: str
+    to_account: str
+    lots: dict[str, int]
+    sources: dict[str, int]
+    actor: str | None
+    job_id: str | None
+    hold_id: str | None
+    quote_id: str | None
+    idempotency_key: str | None
+    rate_card_version: str | None
+    memo: str | None
+    created_at: str
+
+
+class SettleResponse(BaseModel):
+    hold: HoldResponse
+    captured: int
+    released: int
+    expired: int
+    entries: list[LedgerEntryOut]
+
+
+class RefundResponse(BaseModel):
+    job_id: str
+    refunded: int
+    expired: int
+    lots: dict[str, int]
+    entries: list[LedgerEntryOut]
+
+
+class LotOut(BaseModel):
+    lot_id: str
+    remaining: int
+    granted: int
+    expires_at: str | None
+    label: str
+
+
+class MonthlyOut(BaseModel):
+    allowance: int
+    used: int
+    remaining: int
+    cycle_id: str
+    cycle_start: str
+    cycle_end: str
+
+
+class BalanceResponse(BaseModel):
+    org_id: str
+    plan_id: str
+    generation_enabled: bool
+    monthly: MonthlyOut
+    bank: list[LotOut]
+    grants: list[LotOut]
+    packs: list[LotOut]
+    held: int
+    spendable: int
+    as_of: str
+
+
+class LedgerPage(BaseModel):
+    entries: list[LedgerEntryOut]
+    next_cursor: str | None
+
+
+class PlanOut(BaseModel):
+    id: str
+    name: str
+    price_cents: int | None
+    currency: str
+    monthly_credits: int | None
+    storage_gb: int | None
+    rollover_cap: int | None
+    generation: bool
+    priority_queue: bool
+    contract: bool
+    trial_months: int | None
+    price_per_credit_cents: str | None
+
+
+class PlansResponse(BaseModel):
+    plans: list[PlanOut]
+    upgrade_order: list[str]
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")

@@ -1,0 +1,58 @@
+"""RFC 9457 problem+json: every domain error code maps to one HTTP status, here and only here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from act3_billing.domain.errors import DomainError
+
+PROBLEM_TYPE_BASE = "https://docs.act3.ai/problems/"
+
+STATUS_BY_CODE: dict[str, int] = {
+    "malformed_json": 400,
+    "validation_error": 422,
+    "idempotency_key_required": 400,
+    "unauthenticated": 401,
+    "insufficient_credits": 402,
+    "forbidden_role": 403,
+    "shared_credits_disabled": 403,
+    "generation_disabled": 403,
+    "not_found": 404,
+    "wallet_not_found": 404,
+    "nothing_to_refund": 404,
+    "route_not_found": 404,
+    "idempotency_key_reuse": 409,
+    "quote_used": 409,
+    "hold_not_open": 409,
+    "capture_exceeds_hold": 409,
+    "already_refunded": 409,
+    "conflict": 409,
+    "quote_expired": 410,
+    "hold_expired": 410,
+    "unsupported_media_type": 415,
+    "unavailable": 503,
+}
+
+
+def problem(code: str, title: str, detail: str, *, status: int | None = None, **extra: Any) -> Response[str]:
+    status = status or STATUS_BY_CODE.get(code, 400)
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    return Response(
+        status_code=status,
+        content_type="application/problem+json",
+        body=json.dumps(body, default=str),
+    )
+
+
+def from_domain(error: DomainError) -> Response[str]:
+    return problem(error.code, error.title, error.detail, **error.extra)

@@ -1,0 +1,43 @@
+"""Cold-start wiring shared by the handlers: settings, the clock and the store, built once per process."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING
+
+from act3_billing.config import Clock, clock_from, settings
+
+if TYPE_CHECKING:
+    from act3_billing.store.wallets import BillingStore
+
+_clock: Clock | None = None
+
+
+@cache
+def store() -> BillingStore:
+    from act3_billing.store.models import bind
+    from act3_billing.store.wallets import BillingStore
+
+    config = settings()
+    return BillingStore(bind(config.table_name, config.region))
+
+
+def use_clock(clock: Clock | None) -> None:
+    """Inject the clock handlers read `now` from (tests and the local stack move it); None = from settings."""
+    global _clock  # noqa: PLW0603 - the process-wide injection point
+    _clock = clock
+
+
+def now() -> datetime:
+    global _clock  # noqa: PLW0603
+    if _clock is None:
+        _clock = clock_from(settings())
+    return _clock()
+
+
+def reset() -> None:
+    """Forget the wiring (tests point the package at another table or endpoint)."""
+    settings.cache_clear()
+    store.cache_clear()
+    use_clock(None)

@@ -1,0 +1,383 @@
+"""Use cases behind the HTTP routes: authorize in the domain, price with the rate card, call the store.
+
+Nothing here sees an event, the environment, boto3 or the clock: the caller, `now` and the store
+come in as arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from act3_billing.domain.errors import InsufficientCredits, NotFound, QuoteExpired, ValidationFailed
+from act3_billing.domain.holds import DEFAULT_HOLD_TTL
+from act3_billing.domain.ids import new_id
+from act3_billing.domain.lots import LotKind, Wallet
+from act3_billing.domain.options import OutOfCreditOptions, out_of_credit_options
+from act3_billing.domain.plans import Catalog, default_catalog
+from act3_billing.domain.ratecard import Price, RateCard, Usage, load_rate_card
+from act3_billing.domain.roles import Permission
+from act3_billing.domain.times import iso, parse_iso
+from act3_billing.http import models as m
+from act3_billing.http.caller import Caller
+
+if TYPE_CHECKING:
+    from act3_billing.store.wallets import BillingStore, Idem, Outcome
+
+QUOTE_TTL = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Context:
+    store: BillingStore
+    caller: Caller
+    now: datetime
+    catalog: Catalog
+    rate_card: RateCard
+
+
+def context(store: BillingStore, caller: Caller, now: datetime) -> Context:
+    return Context(store, caller, now, default_catalog(), load_rate_card())
+
+
+def idem(key: str | None, operation: str, caller: Caller, payload: Any) -> Idem:
+    """The Idempotency-Key with a fingerprint of who sent what, so a reuse with another body is caught."""
+    from act3_billing.domain.errors import IdempotencyKeyRequired
+    from act3_billing.store.wallets import Idem
+
+    if not key:
+        raise IdempotencyKeyRequired("send an Idempotency-Key header (1-255 visible ASCII characters)")
+    if len(key) > 255 or not key.isascii() or not key.isprintable() or " " in key:
+        raise IdempotencyKeyRequired("Idempotency-Key must be 1-255 visible ASCII characters without spaces")
+    canonical = json.dumps(
+        {"op": operation, "actor": caller.user_id, "body": payload}, sort_keys=True, default=str
+    )
+    return Idem(key=key, operation=operation, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def usage_of(spec: m.UsageIn) -> Usage:
+    return Usage(
+        gpu_seconds=dict(spec.gpu_seconds),
+        cpu_seconds=spec.cpu_seconds,
+        scratch_gb_hours=spec.scratch_gb_hours,
+        model_uses=dict(spec.model_uses),
+        tts_characters=spec.tts_characters,
+        upscale_output_seconds=spec.upscale_output_seconds,
+        mocap_capture_minutes=spec.mocap_capture_minutes,
+        shots={str(tier): n for tier, n in spec.shots.items()},
+    )
+
+
+def price(ctx: Context, spec: m.UsageIn) -> Price:
+    priced = ctx.rate_card.price(usage_of(spec))
+    if priced.credits > m.MAX_CREDITS:
+        raise ValidationFailed(
+            f"a job of {priced.credits} credits is larger than the limit of {m.MAX_CREDITS}"
+        )
+    if priced.credits <= 0:
+        raise ValidationFailed("the usage prices to zero credits; nothing to charge")
+    return priced
+
+
+def options_out(options: OutOfCreditOptions) -> m.OptionsOut:
+    return m.OptionsOut.model_validate(
+        {
+            "shortfall": options.shortfall,
+            "upgrade": vars(options.upgrade) if options.upgrade else None,
+            "pack": vars(options.pack) if options.pack else None,
+            "cancel": options.cancel,
+        }
+    )
+
+
+def with_options(ctx: Context, error: InsufficientCredits) -> InsufficientCredits:
+    """A 402 carries the same out-of-credit options as a quote."""
+    plan_id = str(error.extra.get("plan_id", ""))
+    shortfall = int(error.extra.get("shortfall", 0))
+    if plan_id and "options" not in error.extra:
+        error.extra["options"] = m.dump(options_out(out_of_credit_options(ctx.catalog, plan_id, shortfall)))
+    return error
+
+
+# ---- reads ---------------------------------------------------------------------------------------
+
+
+def plans(catalog: Catalog) -> m.PlansResponse:
+    out = [
+        m.PlanOut(
+            id=p.id,
+            name=p.name,
+            price_cents=p.price_cents,
+            currency=p.currency,
+            monthly_credits=p.monthly_credits,
+            storage_gb=p.storage_gb,
+            rollover_cap=p.rollover_cap,
+            generation=p.generation,
+            priority_queue=p.priority_queue,
+            contract=p.contract,
+            trial_months=p.trial_months,
+            price_per_credit_cents=str(p.price_per_credit_cents) if p.price_per_credit_cents else None,
+        )
+        for p in catalog.plans.values()
+    ]
+    return m.PlansResponse(plans=out, upgrade_order=list(catalog.upgrade_order))
+
+
+def balance_of(wallet: Wallet, now: datetime) -> m.BalanceResponse:
+    def lots(kind: LotKind) -> list[m.LotOut]:
+        return [
+            m.LotOut(
+                lot_id=lot.lot_id,
+                remaining=lot.remaining,
+                granted=lot.granted,
+                expires_at=iso(lot.expires_at) if lot.expires_at else None,
+                label=lot.label,
+            )
+            for lot in sorted(wallet.lots, key=lambda x: x.spend_key())
+            if lot.kind is kind and lot.live_at(now)
+        ]
+
+    monthly = wallet.current_monthly()
+    remaining = monthly.remaining if monthly and monthly.live_at(now) else 0
+    return m.BalanceResponse(
+        org_id=wallet.org_id,
+        plan_id=wallet.plan_id,
+        generation_enabled=wallet.generation_enabled,
+        monthly=m.MonthlyOut(
+            allowance=wallet.monthly_allowance,
+            used=max(wallet.monthly_allowance - remaining, 0),
+            remaining=remaining,
+            cycle_id=wallet.cycle_id,
+            cycle_start=iso(wallet.cycle_start),
+            cycle_end=iso(wallet.cycle_end),
+        ),
+        bank=lots(LotKind.BANK),
+        grants=lots(LotKind.GRANT),
+        packs=lots(LotKind.PACK),
+        held=wallet.held,
+        spendable=wallet.spendable(now),
+        as_of=iso(now),
+    )
+
+
+def balance(ctx: Context, org_id: str) -> m.BalanceResponse:
+    ctx.store.require(org_id, ctx.caller.user_id, Permission.READ_METERS)
+    return balance_of(ctx.store.wallet(org_id), ctx.now)
+
+
+def ledger(
+    ctx: Context,
+    org_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    entry_type: str | None,
+    job_id: str | None,
+    member: str | None,
+) -> m.LedgerPage:
+    ctx.store.require(org_id, ctx.caller.user_id, Permission.READ_LEDGER)
+    entries, last = ctx.store.ledger_page(
+        org_id,
+        limit=limit,
+        cursor=decode_cursor(cursor, org_id),
+        entry_type=entry_type,
+        job_id=job_id,
+        actor=member,
+    )
+    from act3_billing.store.wallets import entry_json
+
+    return m.LedgerPage(
+        entries=[m.LedgerEntryOut.model_validate(entry_json(e)) for e in entries],
+        next_cursor=encode_cursor(last, org_id),
+    )
+
+
+def encode_cursor(last: dict[str, Any] | None, org_id: str) -> str | None:
+    import base64
+
+    if not last:
+        return None
+    return base64.urlsafe_b64encode(json.dumps({"o": org_id, "k": last}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, org_id: str) -> dict[str, Any] | None:
+    """Cursors are opaque to clients; one minted for another org, or garbled, is refused."""
+    import base64
+
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = data["k"]
+        if data["o"] != org_id or not isinstance(key, dict):
+            raise ValueError
+        return key
+    except (ValueError, KeyError, TypeError):
+        raise ValidationFailed("cursor is not valid for this ledger", field="cursor") from None
+
+
+# ---- spending ------------------------------------------------------------------------------------
+
+
+def quote(ctx: Context, org_id: str, request: m.QuoteRequest) -> m.QuoteResponse:
+    ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
+    priced = price(ctx, request.usage)
+    wallet = ctx.store.wallet(org_id)
+    before = wallet.spendable(ctx.now)
+    affordable = wallet.generation_enabled and before >= priced.credits
+    options = None
+    if not affordable:
+        options = options_out(
+            out_of_credit_options(ctx.catalog, wallet.plan_id, max(priced.credits - before, 0))
+        )
+    # The id carries the price so a debit can condition on the stored quote without reading it first.
+    quote_id = f"{new_id('qt', ctx.now)}-{priced.credits}"
+    expires = ctx.now + QUOTE_TTL
+    breakdown = [
+        {
+            "item": line.item,
+            "quantity": str(line.quantity),
+            "unit": line.unit,
+            "rate": str(line.rate),
+            "credits": str(line.credits),
+        }
+        for line in priced.lines
+    ]
+    ctx.store.save_quote(
+        org_id,
+        quote_id=quote_id,
+        credits=priced.credits,
+        breakdown=breakdown,
+        rate_card_version=priced.rate_card_version,
+        expires_at=expires,
+        actor=ctx.caller.user_id,
+        now=ctx.now,
+    )
+    return m.QuoteResponse(
+        quote_id=quote_id,
+        credits=priced.credits,
+        breakdown=[m.PriceLineOut.model_validate(b) for b in breakdown],
+        rate_card_version=priced.rate_card_version,
+        balance_before=before,
+        balance_after=max(before - priced.credits, 0) if affordable else before,
+        affordable=affordable,
+        options=options,
+        expires_at=iso(expires),
+    )
+
+
+def quoted_credits(quote_id: str) -> int:
+    head, _, tail = quote_id.rpartition("-")
+    if not head or not tail.isdigit():
+        raise NotFound(f"quote {quote_id} not found")
+    return int(tail)
+
+
+def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -> Outcome:
+    from act3_billing.store.wallets import QuoteRef
+
+    token = idem(key, "debit", ctx.caller, request.model_dump(mode="json"))
+    if request.quote_id is not None:
+        amount, version = quoted_credits(request.quote_id), ctx.rate_card.version
+        quote_ref: QuoteRef | None = QuoteRef(request.quote_id, amount)
+    else:
+        assert request.usage is not None  # the model guarantees one of the two
+        priced = price(ctx, request.usage)
+        amount, version, quote_ref = priced.credits, priced.rate_card_version, None
+    try:
+        return ctx.store.debit(
+            org_id,
+            actor=ctx.caller.user_id,
+            amount=amount,
+            job_id=request.job_id,
+            idem=token,
+            now=ctx.now,
+            rate_card_version=version,
+            quote=quote_ref,
+        )
+    except InsufficientCredits as exc:
+        raise with_options(ctx, exc) from None
+
+
+def _hold_amount(ctx: Context, org_id: str, request: m.HoldRequest) -> int:
+    if request.credits is not None:
+        return request.credits
+    if request.usage is not None:
+        return price(ctx, request.usage).credits
+    assert request.quote_id is not None
+    item = ctx.store.quote(org_id, request.quote_id)
+    if parse_iso(item.expires_at) <= ctx.now:
+        raise QuoteExpired(f"quote {request.quote_id} expired at {item.expires_at}")
+    return int(item.credits)
+
+
+def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | None) -> Outcome:
+    token = idem(key, "hold", ctx.caller, request.model_dump(mode="json"))
+    amount = _hold_amount(ctx, org_id, request)
+    ttl = timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else DEFAULT_HOLD_TTL
+    try:
+        return ctx.store.place_hold(
+            org_id,
+            actor=ctx.caller.user_id,
+            amount=amount,
+            job_id=request.job_id,
+            expires_at=ctx.now + ttl,
+            idem=token,
+            now=ctx.now,
+        )
+    except InsufficientCredits as exc:
+        raise with_options(ctx, exc) from None
+
+
+def extend_hold(
+    ctx: Context, org_id: str, hold_id: str, request: m.ExtendRequest, key: str | None
+) -> Outcome:
+    token = idem(key, f"extend:{hold_id}", ctx.caller, request.model_dump(mode="json"))
+    expires = ctx.now + timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else None
+    if not request.credits:
+        ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
+    try:
+        return ctx.store.extend_hold(
+            org_id,
+            actor=ctx.caller.user_id,
+            hold_id=hold_id,
+            more=request.credits,
+            expires_at=expires,
+            idem=token,
+            now=ctx.now,
+        )
+    except InsufficientCredits as exc:
+        raise with_options(ctx, exc) from None
+
+
+def capture(ctx: Context, org_id: str, hold_id: str, request: m.CaptureRequest, key: str | None) -> Outcome:
+    token = idem(key, f"capture:{hold_id}", ctx.caller, request.model_dump(mode="json"))
+    ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
+    return ctx.store.settle_hold(
+        org_id,
+        actor=ctx.caller.user_id,
+        hold_id=hold_id,
+        capture=request.credits,
+        final=request.final,
+        idem=token,
+        now=ctx.now,
+    )
+
+
+def release(ctx: Context, org_id: str, hold_id: str, request: m.ReleaseRequest, key: str | None) -> Outcome:
+    token = idem(key, f"release:{hold_id}", ctx.caller, request.model_dump(mode="json"))
+    ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
+    return ctx.store.settle_hold(
+        org_id, actor=ctx.caller.user_id, hold_id=hold_id, capture=0, final=True, idem=token, now=ctx.now
+    )
+
+
+def refund(ctx: Context, org_id: str, request: m.RefundRequest, key: str | None) -> Outcome:
+    token = idem(key, "refund", ctx.caller, request.model_dump(mode="json"))
+    ctx.store.require(org_id, ctx.caller.user_id, Permission.REFUND)
+    return ctx.store.refund_job(
+        org_id, actor=ctx.caller.user_id, job_id=request.job_id, idem=token, now=ctx.now
+    )

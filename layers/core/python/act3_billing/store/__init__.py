@@ -1,0 +1,1 @@
+"""DynamoDB access: PynamoDB models and repositories. The only package that imports pynamodb."""

@@ -1,0 +1,167 @@
+"""PynamoDB models of the single billing table (keys `pk`/`sk`, GSI `gsi1`, TTL `expires_ttl`).
+
+| item        | pk           | sk                      |
+| ----------- | ------------ | ----------------------- |
+| wallet      | ORG#{org}    | WALLET                  |
+| member      | ORG#{org}    | MEMBER#{user}           |
+| ledger      | ORG#{org}    | LEDGER#{time}#{entry}   |  gsi1: ORG#{org}#JOB#{job} / sk
+| idempotency | ORG#{org}    | IDEM#{key}              |
+| hold        | ORG#{org}    | HOLD#{hold}             |
+| quote       | ORG#{org}    | QUOTE#{quote}           |
+| refund mark | ORG#{org}    | REFUND#{job}            |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+WALLET_SK = "WALLET"
+
+
+def org_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+class _Item(Model):
+    class Meta:
+        table_name = "act3-billing"
+        region = "us-east-1"
+        host: str | None = None
+        max_retry_attempts = 2
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class WalletItem(_Item):
+    """One per org. `lots` maps lot id -> {kind, remaining, granted, created_at, expires_at, label}.
+
+    `lots_version` changes whenever the set of lots changes (never on spending), so a cached view of
+    the wallet can be trusted inside a transaction that conditions on it.
+    """
+
+    org_id = UnicodeAttribute()
+    plan_id = UnicodeAttribute()
+    cycle_id = UnicodeAttribute()
+    cycle_start = UnicodeAttribute()
+    cycle_end = UnicodeAttribute()
+    lots = MapAttribute[str, Any]()
+    lots_version = NumberAttribute(default=0)
+    held = NumberAttribute(default=0)
+    generation_enabled = BooleanAttribute(default=True)
+    monthly_allowance = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+
+
+class MemberItem(_Item):
+    org_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    may_spend = BooleanAttribute(default=True)
+    email = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+
+
+class JobIndex(GlobalSecondaryIndex["LedgerItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class LedgerItem(_Item):
+    entry_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    amount = NumberAttribute()
+    from_account = UnicodeAttribute()
+    to_account = UnicodeAttribute()
+    lots = MapAttribute[str, Any](default=dict)
+    sources = MapAttribute[str, Any](default=dict)
+    actor = UnicodeAttribute(null=True)
+    job_id = UnicodeAttribute(null=True)
+    hold_id = UnicodeAttribute(null=True)
+    quote_id = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    rate_card_version = UnicodeAttribute(null=True)
+    memo = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_job = JobIndex()
+
+
+class IdempotencyItem(_Item):
+    operation = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    response = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_ttl = TTLAttribute(null=True)
+
+
+class HoldItem(_Item):
+    hold_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    captured = NumberAttribute(default=0)
+    released = NumberAttribute(default=0)
+    draws = ListAttribute[MapAttribute[str, Any]](of=MapAttribute, default=list)
+    status = UnicodeAttribute()
+    expires_at = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    job_id = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+
+
+class QuoteItem(_Item):
+    quote_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    credits = NumberAttribute()
+    breakdown = UnicodeAttribute()
+    rate_card_version = UnicodeAttribute()
+    expires_at = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    actor = UnicodeAttribute(null=True)
+    used_by = UnicodeAttribute(null=True)
+    expires_ttl = TTLAttribute(null=True)
+
+
+class MarkerItem(_Item):
+    created_at = UnicodeAttribute()
+    ref = UnicodeAttribute(null=True)
+
+
+MODELS: tuple[type[_Item], ...] = (
+    WalletItem,
+    MemberItem,
+    LedgerItem,
+    IdempotencyItem,
+    HoldItem,
+    QuoteItem,
+    MarkerItem,
+)
+
+
+def bind(table_name: str, region: str, host: str | None = None) -> Connection:
+    """Point every model at one table (and, locally, an endpoint); returns the connection for transactions."""
+    models: tuple[type[_Item], ...] = (_Item, *MODELS)
+    for model in models:
+        model.Meta.table_name = table_name
+        model.Meta.region = region
+        model.Meta.host = host
+        model._connection = None
+    return Connection(region=region, host=host, max_retry_attempts=2)

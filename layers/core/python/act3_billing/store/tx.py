@@ -1,0 +1,80 @@
+"""A TransactWriteItems request whose items keep a label, so cancellation reasons map back to them.
+
+PynamoDB sends condition checks, then deletes, puts and updates, whatever order they were added in;
+this class records the labels in that same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from act3_billing.domain.errors import Unavailable
+
+_ORDER = ("check", "delete", "put", "update")
+
+
+class TxCancelled(Exception):
+    """The transaction was cancelled; `failed` holds the labels whose condition failed."""
+
+    def __init__(self, failed: dict[str, str], conflict: bool) -> None:
+        super().__init__(f"transaction cancelled: {failed or 'conflict'}")
+        self.failed = failed
+        self.conflict = conflict
+
+
+class Tx:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._ops: dict[str, list[tuple[str, Callable[[TransactWrite], None]]]] = {k: [] for k in _ORDER}
+
+    def check(self, label: str, model_cls: type[Model], pk: str, sk: str, condition: Condition) -> None:
+        self._ops["check"].append(
+            (label, lambda tw: tw.condition_check(model_cls, pk, sk, condition=condition))
+        )
+
+    def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
+        self._ops["put"].append((label, lambda tw: tw.save(item, condition=condition)))
+
+    def update(
+        self, label: str, item: Model, actions: list[Action], condition: Condition | None = None
+    ) -> None:
+        self._ops["update"].append(
+            (
+                label,
+                lambda tw: tw.update(item, actions=actions, condition=condition, add_version_condition=False),
+            )
+        )
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._ops.values())
+
+    def run(self) -> None:
+        labels = [label for kind in _ORDER for label, _ in self._ops[kind]]
+        try:
+            with TransactWrite(connection=self._connection) as tw:
+                for kind in _ORDER:
+                    for _, add in self._ops[kind]:
+                        add(tw)
+        except TransactWriteError as exc:
+            reasons: list[Any] = list(exc.cancellation_reasons or [])
+            if not reasons:
+                if exc.cause_response_code in {"TransactionConflictException", "ThrottlingException"}:
+                    raise TxCancelled({}, conflict=True) from exc
+                raise Unavailable(f"DynamoDB refused the transaction: {exc.cause_response_code}") from exc
+            failed = {
+                labels[i]: r.code
+                for i, r in enumerate(reasons)
+                if r is not None and r.code == "ConditionalCheckFailed"
+            }
+            conflict = any(
+                r is not None and r.code in {"TransactionConflict", "ThrottlingError"} for r in reasons
+            )
+            raise TxCancelled(failed, conflict) from exc

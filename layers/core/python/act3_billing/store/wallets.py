@@ -1,0 +1,1197 @@
+"""The credit store: every balance change and its ledger entries commit in one DynamoDB transaction.
+
+Spending (debit, hold, extend) works from a cached view of the org's wallet and conditions the
+transaction on exactly what it relied on: each lot it draws from (and each lot earlier in the
+spending order), the wallet's `lots_version` and `generation_enabled`, the caller's membership and
+role, and the idempotency key being new. When the view is right — the common case — a debit costs
+one DynamoDB request; when a condition fails, the cancellation reasons say which one, and only a
+stale wallet leads to a fresh read and another attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from act3_billing.domain.cycles import plan_new_cycle
+from act3_billing.domain.errors import (
+    AlreadyRefunded,
+    Conflict,
+    ForbiddenRole,
+    GenerationDisabled,
+    HoldNotOpen,
+    IdempotencyKeyReuse,
+    InsufficientCredits,
+    NotFound,
+    NothingToRefund,
+    QuoteExpired,
+    QuoteUsed,
+    SpendingNotAllowed,
+    WalletMissing,
+)
+from act3_billing.domain.holds import Hold, HoldStatus, slice_draws
+from act3_billing.domain.ids import new_id
+from act3_billing.domain.ledger import EntryType, LedgerEntry, Reconciliation, reconcile
+from act3_billing.domain.lots import Lot, LotKind, Wallet, plan_draw
+from act3_billing.domain.roles import RIGHTS, Membership, Permission, Role
+from act3_billing.domain.times import iso, parse_iso
+from act3_billing.store.models import (
+    WALLET_SK,
+    HoldItem,
+    IdempotencyItem,
+    LedgerItem,
+    MarkerItem,
+    MemberItem,
+    QuoteItem,
+    WalletItem,
+    org_pk,
+)
+from act3_billing.store.tx import Tx, TxCancelled
+
+MAX_ATTEMPTS = 40
+IDEMPOTENCY_TTL = timedelta(days=90)
+QUOTE_TTL_GRACE = timedelta(days=7)
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True)
+class Idem:
+    """An Idempotency-Key, scoped to its org, with the fingerprint of the request it first came with."""
+
+    key: str
+    operation: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class QuoteRef:
+    quote_id: str
+    credits: int
+
+
+@dataclass
+class _Plan:
+    """What one attempt will write, besides the wallet's lot decrements."""
+
+    extra: Callable[[Tx, dict[str, int]], None] = lambda tx, draw: None
+    entries: Callable[[dict[str, int]], list[LedgerEntry]] = lambda draw: []
+    body: Callable[[dict[str, int]], dict[str, Any]] = lambda draw: {}
+    held_delta: int = 0
+    classify: Callable[[dict[str, str]], None] = lambda failed: None
+
+
+def spender_condition() -> Condition:
+    """The domain's membership rule (a role that may spend, shared credits on) as a DynamoDB condition."""
+    spending_roles = [r.value for r, rights in RIGHTS.items() if Permission.SPEND in rights]
+    condition: Condition = MemberItem.role.is_in(*spending_roles) & (MemberItem.may_spend == True)  # noqa: E712
+    return condition
+
+
+class WalletCache:
+    """Per-process views of recently used wallets. Never trusted alone: transactions condition on them."""
+
+    def __init__(self) -> None:
+        self._views: dict[str, Wallet] = {}
+        self._lock = threading.Lock()
+
+    def get(self, org_id: str) -> Wallet | None:
+        return self._views.get(org_id)
+
+    def put(self, wallet: Wallet) -> None:
+        with self._lock:
+            self._views[wallet.org_id] = wallet
+
+    def spent(self, org_id: str, draw: dict[str, int]) -> None:
+        with self._lock:
+            view = self._views.get(org_id)
+            if view is None:
+                return
+            lots = tuple(
+                _replace_remaining(lot, lot.remaining - draw.get(lot.lot_id, 0)) for lot in view.lots
+            )
+            self._views[org_id] = _with_lots(view, lots)
+
+    def drop(self, org_id: str) -> None:
+        with self._lock:
+            self._views.pop(org_id, None)
+
+
+_CACHE = WalletCache()
+
+
+def _replace_remaining(lot: Lot, remaining: int) -> Lot:
+    return Lot(
+        lot.lot_id, lot.kind, max(remaining, 0), lot.granted, lot.created_at, lot.expires_at, lot.label
+    )
+
+
+def _with_lots(view: Wallet, lots: tuple[Lot, ...]) -> Wallet:
+    return Wallet(
+        org_id=view.org_id,
+        plan_id=view.plan_id,
+        cycle_id=view.cycle_id,
+        cycle_start=view.cycle_start,
+        cycle_end=view.cycle_end,
+        lots=lots,
+        held=view.held,
+        generation_enabled=view.generation_enabled,
+        monthly_allowance=view.monthly_allowance,
+        lots_version=view.lots_version,
+    )
+
+
+def _plain(raw: Any) -> dict[str, Any]:
+    """A stored map as a dict, whether PynamoDB hands it over as a MapAttribute or a dict."""
+    if raw is None:
+        return {}
+    return dict(raw.as_dict()) if hasattr(raw, "as_dict") else dict(raw)
+
+
+def _lot_from_map(lot_id: str, raw: dict[str, Any]) -> Lot:
+    expires = raw.get("expires_at")
+    return Lot(
+        lot_id=lot_id,
+        kind=LotKind(raw["kind"]),
+        remaining=int(raw["remaining"]),
+        granted=int(raw["granted"]),
+        created_at=parse_iso(raw["created_at"]),
+        expires_at=parse_iso(expires) if expires else None,
+        label=raw.get("label") or "",
+    )
+
+
+def _lot_to_map(lot: Lot) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "kind": lot.kind.value,
+        "remaining": lot.remaining,
+        "granted": lot.granted,
+        "created_at": iso(lot.created_at),
+        "label": lot.label,
+    }
+    if lot.expires_at is not None:
+        raw["expires_at"] = iso(lot.expires_at)
+    return raw
+
+
+def _wallet_from_item(item: WalletItem) -> Wallet:
+    lots_raw = _plain(item.lots)
+    return Wallet(
+        org_id=item.org_id,
+        plan_id=item.plan_id,
+        cycle_id=item.cycle_id,
+        cycle_start=parse_iso(item.cycle_start),
+        cycle_end=parse_iso(item.cycle_end),
+        lots=tuple(_lot_from_map(k, _plain(v)) for k, v in sorted(lots_raw.items())),
+        held=int(item.held or 0),
+        generation_enabled=bool(item.generation_enabled),
+        monthly_allowance=int(item.monthly_allowance or 0),
+        lots_version=int(item.lots_version or 0),
+    )
+
+
+def _ledger_item(entry: LedgerEntry) -> LedgerItem:
+    item = LedgerItem(
+        org_pk(entry.org_id),
+        f"LEDGER#{iso(entry.created_at)}#{entry.entry_id}",
+        entry_id=entry.entry_id,
+        org_id=entry.org_id,
+        type=entry.type.value,
+        amount=entry.amount,
+        from_account=str(entry.from_account),
+        to_account=str(entry.to_account),
+        lots=dict(entry.lots),
+        sources=dict(entry.sources),
+        actor=entry.actor,
+        job_id=entry.job_id,
+        hold_id=entry.hold_id,
+        quote_id=entry.quote_id,
+        idempotency_key=entry.idempotency_key,
+        rate_card_version=entry.rate_card_version,
+        memo=entry.memo,
+        created_at=iso(entry.created_at),
+    )
+    if entry.job_id:
+        item.gsi1pk = f"{org_pk(entry.org_id)}#JOB#{entry.job_id}"
+        item.gsi1sk = item.sk
+    return item
+
+
+def _entry_from_item(item: LedgerItem) -> LedgerEntry:
+    from act3_billing.domain.ledger import Account
+
+    def ints(raw: Any) -> dict[str, int]:
+        return {k: int(v) for k, v in _plain(raw).items()}
+
+    return LedgerEntry(
+        entry_id=item.entry_id,
+        org_id=item.org_id,
+        type=EntryType(item.type),
+        amount=int(item.amount),
+        created_at=parse_iso(item.created_at),
+        lots=ints(item.lots),
+        sources=ints(item.sources),
+        from_account=Account(item.from_account),
+        to_account=Account(item.to_account),
+        actor=item.actor,
+        job_id=item.job_id,
+        hold_id=item.hold_id,
+        quote_id=item.quote_id,
+        idempotency_key=item.idempotency_key,
+        rate_card_version=item.rate_card_version,
+        memo=item.memo,
+    )
+
+
+def _hold_from_item(item: HoldItem) -> Hold:
+    draws = tuple((str(d["lot"]), int(d["amount"])) for d in map(_plain, item.draws or []))
+    return Hold(
+        hold_id=item.hold_id,
+        org_id=item.org_id,
+        amount=int(item.amount),
+        captured=int(item.captured or 0),
+        released=int(item.released or 0),
+        draws=draws,
+        status=HoldStatus(item.status),
+        expires_at=parse_iso(item.expires_at),
+        created_at=parse_iso(item.created_at),
+        job_id=item.job_id,
+        actor=item.actor,
+    )
+
+
+def entry_json(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "entry_id": entry.entry_id,
+        "type": entry.type.value,
+        "amount": entry.amount,
+        "from_account": str(entry.from_account),
+        "to_account": str(entry.to_account),
+        "lots": dict(entry.lots),
+        "sources": dict(entry.sources),
+        "actor": entry.actor,
+        "job_id": entry.job_id,
+        "hold_id": entry.hold_id,
+        "quote_id": entry.quote_id,
+        "idempotency_key": entry.idempotency_key,
+        "rate_card_version": entry.rate_card_version,
+        "memo": entry.memo,
+        "created_at": iso(entry.created_at),
+    }
+
+
+def hold_json(hold: Hold) -> dict[str, Any]:
+    return {
+        "hold_id": hold.hold_id,
+        "job_id": hold.job_id,
+        "amount": hold.amount,
+        "captured": hold.captured,
+        "released": hold.released,
+        "remaining": hold.remaining,
+        "status": hold.status.value,
+        "expires_at": iso(hold.expires_at),
+        "created_at": iso(hold.created_at),
+        "lots": dict(_sum_draws(hold.draws)),
+    }
+
+
+def _sum_draws(draws: Iterable[tuple[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for lot_id, amount in draws:
+        out[lot_id] = out.get(lot_id, 0) + amount
+    return out
+
+
+class BillingStore:
+    """Repository of wallets, holds, quotes, ledger and idempotency records of one table."""
+
+    def __init__(self, connection: Connection, cache: WalletCache | None = None) -> None:
+        self._connection = connection
+        self._cache = cache if cache is not None else _CACHE
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def wallet(self, org_id: str) -> Wallet:
+        try:
+            item = WalletItem.get(org_pk(org_id), WALLET_SK, consistent_read=True)
+        except DoesNotExist:
+            raise WalletMissing(f"organization {org_id} has no credit wallet") from None
+        wallet = _wallet_from_item(item)
+        self._cache.put(wallet)
+        return wallet
+
+    def membership(self, org_id: str, user_id: str) -> Membership | None:
+        try:
+            item = MemberItem.get(org_pk(org_id), f"MEMBER#{user_id}", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return Membership(
+            org_id=org_id, user_id=user_id, role=Role(item.role), may_spend=bool(item.may_spend)
+        )
+
+    def require(self, org_id: str, user_id: str, permission: Permission) -> Membership:
+        """The caller's membership, checked against the domain's rights. Non-members see `not_found`."""
+        member = self.membership(org_id, user_id)
+        if member is None:
+            raise NotFound(f"organization {org_id} not found")
+        member.require(permission)
+        return member
+
+    def hold(self, org_id: str, hold_id: str) -> Hold:
+        try:
+            return _hold_from_item(HoldItem.get(org_pk(org_id), f"HOLD#{hold_id}", consistent_read=True))
+        except DoesNotExist:
+            raise NotFound(f"hold {hold_id} not found") from None
+
+    def open_holds(self, org_id: str) -> list[Hold]:
+        items = HoldItem.query(org_pk(org_id), HoldItem.sk.startswith("HOLD#"), consistent_read=True)
+        return [h for h in map(_hold_from_item, items) if h.status is HoldStatus.OPEN]
+
+    def entries(self, org_id: str) -> Iterator[LedgerEntry]:
+        items = LedgerItem.query(org_pk(org_id), LedgerItem.sk.startswith("LEDGER#"), consistent_read=True)
+        return map(_entry_from_item, items)
+
+    def ledger_page(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        cursor: dict[str, Any] | None,
+        entry_type: str | None = None,
+        job_id: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[list[LedgerEntry], dict[str, Any] | None]:
+        """Newest first. Filters by type / member run in DynamoDB; by job through the job index."""
+        condition: Condition | None = None
+        if entry_type:
+            condition = LedgerItem.type == entry_type
+        if actor:
+            condition = (
+                (LedgerItem.actor == actor) if condition is None else condition & (LedgerItem.actor == actor)
+            )
+        out: list[LedgerEntry] = []
+        last: dict[str, Any] | None = cursor
+        while len(out) < limit:
+            if job_id:
+                result = LedgerItem.by_job.query(
+                    f"{org_pk(org_id)}#JOB#{job_id}",
+                    filter_condition=condition,
+                    scan_index_forward=False,
+                    limit=limit - len(out),
+                    last_evaluated_key=last,
+                )
+            else:
+                result = LedgerItem.query(
+                    org_pk(org_id),
+                    LedgerItem.sk.startswith("LEDGER#"),
+                    filter_condition=condition,
+                    scan_index_forward=False,
+                    limit=limit - len(out),
+                    last_evaluated_key=last,
+                )
+            out.extend(_entry_from_item(item) for item in result)
+            last = result.last_evaluated_key
+            if not last:
+                break
+        return out, last
+
+    def reconcile(self, org_id: str) -> Reconciliation:
+        wallet = self.wallet(org_id)
+        held = sum(h.remaining for h in self.open_holds(org_id))
+        return reconcile(wallet, self.entries(org_id), held)
+
+    # ---- set-up and credits coming in ---------------------------------------------------------
+
+    def put_member(
+        self,
+        org_id: str,
+        user_id: str,
+        role: Role,
+        *,
+        may_spend: bool = True,
+        email: str | None = None,
+        now: datetime,
+    ) -> None:
+        MemberItem(
+            org_pk(org_id),
+            f"MEMBER#{user_id}",
+            org_id=org_id,
+            user_id=user_id,
+            role=role.value,
+            may_spend=may_spend,
+            email=email,
+            created_at=iso(now),
+        ).save()
+
+    def open_wallet(
+        self,
+        org_id: str,
+        *,
+        plan_id: str,
+        cycle_id: str,
+        cycle_start: datetime,
+        cycle_end: datetime,
+        now: datetime,
+    ) -> Wallet:
+        """Creates the org's empty wallet once; a second call changes nothing."""
+        item = WalletItem(
+            org_pk(org_id),
+            WALLET_SK,
+            org_id=org_id,
+            plan_id=plan_id,
+            cycle_id=cycle_id,
+            cycle_start=iso(cycle_start),
+            cycle_end=iso(cycle_end),
+            lots={},
+            lots_version=0,
+            held=0,
+            generation_enabled=True,
+            monthly_allowance=0,
+            created_at=iso(now),
+        )
+        tx = Tx(self._connection)
+        tx.put("wallet", item, condition=WalletItem.pk.does_not_exist())
+        try:
+            tx.run()
+        except TxCancelled as exc:
+            if "wallet" not in exc.failed:
+                raise
+        return self.wallet(org_id)
+
+    def start_cycle(
+        self,
+        org_id: str,
+        *,
+        cycle_id: str,
+        cycle_start: datetime,
+        cycle_end: datetime,
+        allowance: int,
+        rollover_cap: int,
+        now: datetime,
+        plan_id: str | None = None,
+    ) -> Outcome:
+        """The monthly grant of a cycle: rolls the old allowance into the bank, expires dead lots,
+        grants the new allowance. Idempotent by the cycle id."""
+        idem = Idem(key=f"cycle:{cycle_id}", operation="grant_monthly", fingerprint=f"{cycle_id}:{allowance}")
+        for _ in range(MAX_ATTEMPTS):
+            wallet = self.wallet(org_id)
+            plan = plan_new_cycle(
+                wallet,
+                cycle_id=cycle_id,
+                cycle_start=cycle_start,
+                cycle_end=cycle_end,
+                allowance=allowance,
+                rollover_cap=rollover_cap,
+                now=now,
+            )
+            entries = [
+                LedgerEntry(
+                    entry_id=new_id("le", now),
+                    org_id=org_id,
+                    type=p.type,
+                    amount=p.amount,
+                    created_at=now,
+                    lots=p.lots,
+                    actor=SYSTEM_ACTOR,
+                    idempotency_key=idem.key,
+                    memo=p.memo,
+                )
+                for p in plan.entries
+            ]
+            actions: list[Action] = [
+                WalletItem.cycle_id.set(cycle_id),
+                WalletItem.cycle_start.set(iso(cycle_start)),
+                WalletItem.cycle_end.set(iso(cycle_end)),
+                WalletItem.monthly_allowance.set(allowance),
+                WalletItem.lots_version.add(1),
+            ]
+            if plan_id:
+                actions.append(WalletItem.plan_id.set(plan_id))
+            condition = WalletItem.lots_version == wallet.lots_version
+            for lot_id, expected in plan.removed_lots.items():
+                actions.append(WalletItem.lots[lot_id].remove())
+                condition &= WalletItem.lots[lot_id]["remaining"] == expected
+            for lot in plan.new_lots:
+                actions.append(WalletItem.lots[lot.lot_id].set(_lot_to_map(lot)))
+            body = {
+                "cycle_id": cycle_id,
+                "entries": [entry_json(e) for e in entries],
+            }
+            tx = Tx(self._connection)
+            tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
+            self._add_idem(tx, org_id, idem, body, now)
+            for entry in entries:
+                tx.put("ledger", _ledger_item(entry))
+            try:
+                tx.run()
+            except TxCancelled as exc:
+                if "idem" in exc.failed:
+                    return self._replay(org_id, idem)
+                self._backoff(exc)
+                continue
+            self._cache.drop(org_id)
+            return Outcome(body)
+        raise Conflict("the wallet kept changing; retry")
+
+    def add_lot(
+        self,
+        org_id: str,
+        lot: Lot,
+        *,
+        entry_type: EntryType,
+        idem: Idem,
+        now: datetime,
+        actor: str = SYSTEM_ACTOR,
+        memo: str | None = None,
+    ) -> Outcome:
+        """Credits coming in as a new lot (bank, grant, pack): one request, idempotent by its own key."""
+        entry = LedgerEntry(
+            entry_id=new_id("le", now),
+            org_id=org_id,
+            type=entry_type,
+            amount=lot.remaining,
+            created_at=now,
+            lots={lot.lot_id: lot.remaining},
+            actor=actor,
+            idempotency_key=idem.key,
+            memo=memo or lot.label,
+        )
+        body = {"lot_id": lot.lot_id, "entry": entry_json(entry)}
+        tx = Tx(self._connection)
+        tx.update(
+            "wallet",
+            WalletItem(org_pk(org_id), WALLET_SK),
+            [WalletItem.lots[lot.lot_id].set(_lot_to_map(lot)), WalletItem.lots_version.add(1)],
+            WalletItem.pk.exists() & WalletItem.lots[lot.lot_id].does_not_exist(),
+        )
+        self._add_idem(tx, org_id, idem, body, now)
+        tx.put("ledger", _ledger_item(entry))
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                tx.run()
+            except TxCancelled as exc:
+                if "idem" in exc.failed:
+                    return self._replay(org_id, idem)
+                if "wallet" in exc.failed:
+                    self.wallet(org_id)  # raises WalletMissing when there is none
+                    raise Conflict(f"lot {lot.lot_id} already exists") from None
+                self._backoff(exc)
+                continue
+            self._cache.drop(org_id)
+            return Outcome(body)
+        raise Conflict("the wallet kept changing; retry")
+
+    def save_quote(
+        self,
+        org_id: str,
+        *,
+        quote_id: str,
+        credits: int,
+        breakdown: list[dict[str, Any]],
+        rate_card_version: str,
+        expires_at: datetime,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        QuoteItem(
+            org_pk(org_id),
+            f"QUOTE#{quote_id}",
+            quote_id=quote_id,
+            org_id=org_id,
+            credits=credits,
+            breakdown=json.dumps(breakdown),
+            rate_card_version=rate_card_version,
+            expires_at=iso(expires_at),
+            created_at=iso(now),
+            actor=actor,
+            expires_ttl=expires_at + QUOTE_TTL_GRACE,
+        ).save()
+
+    def quote(self, org_id: str, quote_id: str) -> QuoteItem:
+        try:
+            return QuoteItem.get(org_pk(org_id), f"QUOTE#{quote_id}", consistent_read=True)
+        except DoesNotExist:
+            raise NotFound(f"quote {quote_id} not found") from None
+
+    # ---- spending -------------------------------------------------------------------------------
+
+    def debit(
+        self,
+        org_id: str,
+        *,
+        actor: str,
+        amount: int,
+        job_id: str,
+        idem: Idem,
+        now: datetime,
+        rate_card_version: str,
+        quote: QuoteRef | None = None,
+    ) -> Outcome:
+        entry_id = new_id("le", now)
+
+        def entries(draw: dict[str, int]) -> list[LedgerEntry]:
+            return [
+                LedgerEntry(
+                    entry_id=entry_id,
+                    org_id=org_id,
+                    type=EntryType.DEBIT,
+                    amount=amount,
+                    created_at=now,
+                    lots={k: -v for k, v in draw.items()},
+                    sources=draw,
+                    actor=actor,
+                    job_id=job_id,
+                    quote_id=quote.quote_id if quote else None,
+                    idempotency_key=idem.key,
+                    rate_card_version=rate_card_version,
+                )
+            ]
+
+        def extra(tx: Tx, draw: dict[str, int]) -> None:
+            if quote is None:
+                return
+            tx.update(
+                "quote",
+                QuoteItem(org_pk(org_id), f"QUOTE#{quote.quote_id}"),
+                [QuoteItem.used_by.set(idem.key)],
+                QuoteItem.pk.exists()
+                & (QuoteItem.credits == quote.credits)
+                & (QuoteItem.rate_card_version == rate_card_version)
+                & (QuoteItem.expires_at > iso(now))
+                & QuoteItem.used_by.does_not_exist(),
+            )
+
+        def classify(failed: dict[str, str]) -> None:
+            if "quote" in failed and quote is not None:
+                item = self.quote(org_id, quote.quote_id)
+                if int(item.credits) != quote.credits:
+                    raise NotFound(f"quote {quote.quote_id} not found")
+                if item.used_by:
+                    raise QuoteUsed(f"quote {quote.quote_id} was already used")
+                if item.rate_card_version != rate_card_version:
+                    raise QuoteExpired(f"the rate card changed since quote {quote.quote_id}; quote again")
+                raise QuoteExpired(f"quote {quote.quote_id} expired at {item.expires_at}")
+
+        plan = _Plan(
+            extra=extra,
+            entries=entries,
+            classify=classify,
+            body=lambda draw: {
+                "entry_id": entry_id,
+                "job_id": job_id,
+                "credits": amount,
+                "lots": draw,
+                "quote_id": quote.quote_id if quote else None,
+                "rate_card_version": rate_card_version,
+                "created_at": iso(now),
+            },
+        )
+        return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+
+    def place_hold(
+        self,
+        org_id: str,
+        *,
+        actor: str,
+        amount: int,
+        job_id: str | None,
+        expires_at: datetime,
+        idem: Idem,
+        now: datetime,
+    ) -> Outcome:
+        hold_id = new_id("hold", now)
+
+        def hold_of(draw: dict[str, int]) -> Hold:
+            return Hold(
+                hold_id,
+                org_id,
+                amount,
+                0,
+                0,
+                tuple(draw.items()),
+                HoldStatus.OPEN,
+                expires_at,
+                now,
+                job_id,
+                actor,
+            )
+
+        def extra(tx: Tx, draw: dict[str, int]) -> None:
+            tx.put(
+                "hold",
+                HoldItem(
+                    org_pk(org_id),
+                    f"HOLD#{hold_id}",
+                    hold_id=hold_id,
+                    org_id=org_id,
+                    amount=amount,
+                    captured=0,
+                    released=0,
+                    draws=[{"lot": k, "amount": v} for k, v in draw.items()],
+                    status=HoldStatus.OPEN.value,
+                    expires_at=iso(expires_at),
+                    created_at=iso(now),
+                    job_id=job_id,
+                    actor=actor,
+                ),
+                HoldItem.pk.does_not_exist(),
+            )
+
+        plan = _Plan(
+            extra=extra,
+            held_delta=amount,
+            entries=lambda draw: [
+                LedgerEntry(
+                    entry_id=new_id("le", now),
+                    org_id=org_id,
+                    type=EntryType.HOLD,
+                    amount=amount,
+                    created_at=now,
+                    lots={k: -v for k, v in draw.items()},
+                    sources=draw,
+                    actor=actor,
+                    job_id=job_id,
+                    hold_id=hold_id,
+                    idempotency_key=idem.key,
+                )
+            ],
+            body=lambda draw: hold_json(hold_of(draw)),
+        )
+        return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+
+    def extend_hold(
+        self,
+        org_id: str,
+        *,
+        actor: str,
+        hold_id: str,
+        more: int,
+        expires_at: datetime | None,
+        idem: Idem,
+        now: datetime,
+    ) -> Outcome:
+        hold = self.hold(org_id, hold_id)
+        hold.require_open(now)
+        new_expiry = max(expires_at or hold.expires_at, hold.expires_at)
+
+        def extra(tx: Tx, draw: dict[str, int]) -> None:
+            tx.update(
+                "hold",
+                HoldItem(org_pk(org_id), f"HOLD#{hold_id}"),
+                [
+                    HoldItem.amount.add(more),
+                    HoldItem.expires_at.set(iso(new_expiry)),
+                    HoldItem.draws.set(
+                        HoldItem.draws.append([{"lot": k, "amount": v} for k, v in draw.items()])
+                    ),
+                ],
+                (HoldItem.status == HoldStatus.OPEN.value) & (HoldItem.expires_at > iso(now)),
+            )
+
+        def classify(failed: dict[str, str]) -> None:
+            if "hold" in failed:
+                self.hold(org_id, hold_id).require_open(now)
+                raise HoldNotOpen(f"hold {hold_id} changed; retry")
+
+        def body(draw: dict[str, int]) -> dict[str, Any]:
+            extended = Hold(
+                hold.hold_id,
+                org_id,
+                hold.amount + more,
+                hold.captured,
+                hold.released,
+                (*hold.draws, *draw.items()),
+                HoldStatus.OPEN,
+                new_expiry,
+                hold.created_at,
+                hold.job_id,
+                hold.actor,
+            )
+            return hold_json(extended)
+
+        plan = _Plan(
+            extra=extra,
+            held_delta=more,
+            classify=classify,
+            entries=lambda draw: [
+                LedgerEntry(
+                    entry_id=new_id("le", now),
+                    org_id=org_id,
+                    type=EntryType.HOLD,
+                    amount=more,
+                    created_at=now,
+                    lots={k: -v for k, v in draw.items()},
+                    sources=draw,
+                    actor=actor,
+                    job_id=hold.job_id,
+                    hold_id=hold_id,
+                    idempotency_key=idem.key,
+                    memo="hold extended",
+                )
+            ],
+            body=body,
+        )
+        return self._spend(org_id, actor=actor, amount=more, idem=idem, now=now, plan=plan)
+
+    def settle_hold(
+        self,
+        org_id: str,
+        *,
+        actor: str,
+        hold_id: str,
+        capture: int,
+        final: bool,
+        idem: Idem,
+        now: datetime,
+        check_member: bool = True,
+    ) -> Outcome:
+        """Capture `capture` credits of a hold; when `final`, release the rest to the lots it came from
+        (credits whose lot has expired or gone meanwhile expire, recorded)."""
+        for _ in range(MAX_ATTEMPTS):
+            hold = self.hold(org_id, hold_id)
+            if capture:
+                hold.check_capture(capture, now)
+            elif hold.status is not HoldStatus.OPEN:
+                raise HoldNotOpen(f"hold {hold_id} is {hold.status}", hold_id=hold_id)
+            start = hold.captured
+            captured_slice = slice_draws(hold.draws, start, start + capture)
+            rest = hold.remaining - capture if final else 0
+            released_slice = slice_draws(hold.draws, start + capture, start + capture + rest)
+            wallet = self.wallet(org_id) if released_slice else None
+            live = {
+                lot_id: n
+                for lot_id, n in released_slice.items()
+                if wallet is not None
+                and lot_id in wallet.lots_by_id
+                and wallet.lots_by_id[lot_id].live_at(now)
+            }
+            dead = {lot_id: n for lot_id, n in released_slice.items() if lot_id not in live}
+            entries: list[LedgerEntry] = []
+            if capture:
+                entries.append(
+                    LedgerEntry(
+                        new_id("le", now),
+                        org_id,
+                        EntryType.CAPTURE,
+                        capture,
+                        now,
+                        sources=captured_slice,
+                        actor=actor,
+                        job_id=hold.job_id,
+                        hold_id=hold_id,
+                        idempotency_key=idem.key,
+                    )
+                )
+            if rest:
+                entries.append(
+                    LedgerEntry(
+                        new_id("le", now),
+                        org_id,
+                        EntryType.RELEASE,
+                        rest,
+                        now,
+                        lots=released_slice,
+                        actor=actor,
+                        job_id=hold.job_id,
+                        hold_id=hold_id,
+                        idempotency_key=idem.key,
+                    )
+                )
+            if dead:
+                entries.append(
+                    LedgerEntry(
+                        new_id("le", now),
+                        org_id,
+                        EntryType.EXPIRE,
+                        sum(dead.values()),
+                        now,
+                        lots={k: -v for k, v in dead.items()},
+                        actor=actor,
+                        job_id=hold.job_id,
+                        hold_id=hold_id,
+                        idempotency_key=idem.key,
+                        memo="released to an expired lot",
+                    )
+                )
+            hold_actions: list[Action] = [HoldItem.captured.add(capture)] if capture else []
+            if final:
+                hold_actions += [HoldItem.released.add(rest), HoldItem.status.set(HoldStatus.CLOSED.value)]
+            hold_condition = (
+                (HoldItem.status == HoldStatus.OPEN.value)
+                & (HoldItem.captured == hold.captured)
+                & (HoldItem.released == hold.released)
+                & (HoldItem.amount == hold.amount)
+            )
+            if capture:
+                hold_condition &= HoldItem.expires_at > iso(now)
+            wallet_actions: list[Action] = [WalletItem.held.add(-(capture + rest))]
+            wallet_condition = WalletItem.held >= capture + rest
+            for lot_id, n in live.items():
+                path = WalletItem.lots[lot_id]["remaining"]
+                wallet_actions.append(path.set(path + n))
+                wallet_condition &= path.exists()
+                if wallet is not None and wallet.lots_by_id[lot_id].expires_at is not None:
+                    wallet_condition &= WalletItem.lots[lot_id]["expires_at"] > iso(now)
+            settled = Hold(
+                hold_id,
+                org_id,
+                hold.amount,
+                hold.captured + capture,
+                hold.released + rest,
+                hold.draws,
+                HoldStatus.CLOSED if final else HoldStatus.OPEN,
+                hold.expires_at,
+                hold.created_at,
+                hold.job_id,
+                hold.actor,
+            )
+            body = {
+                "hold": hold_json(settled),
+                "captured": capture,
+                "released": rest,
+                "expired": sum(dead.values()),
+                "entries": [entry_json(e) for e in entries],
+            }
+            tx = Tx(self._connection)
+            if check_member:
+                tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", spender_condition())
+            tx.update("hold", HoldItem(org_pk(org_id), f"HOLD#{hold_id}"), hold_actions, hold_condition)
+            tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), wallet_actions, wallet_condition)
+            self._add_idem(tx, org_id, idem, body, now)
+            for entry in entries:
+                tx.put("ledger", _ledger_item(entry))
+            try:
+                tx.run()
+            except TxCancelled as exc:
+                if "idem" in exc.failed:
+                    return self._replay(org_id, idem)
+                if "member" in exc.failed:
+                    self._raise_membership(org_id, actor)
+                self._backoff(exc)
+                continue
+            if live:
+                self._cache.drop(org_id)
+            return Outcome(body)
+        raise Conflict("the hold kept changing; retry")
+
+    def refund_job(self, org_id: str, *, actor: str, job_id: str, idem: Idem, now: datetime) -> Outcome:
+        """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted)."""
+        for _ in range(MAX_ATTEMPTS):
+            spent: dict[str, int] = {}
+            for entry in self._job_entries(org_id, job_id):
+                if entry.type in (EntryType.DEBIT, EntryType.CAPTURE):
+                    for lot_id, n in entry.sources.items():
+                        spent[lot_id] = spent.get(lot_id, 0) + n
+            total = sum(spent.values())
+            if not total:
+                raise NothingToRefund(f"no debit recorded for job {job_id}")
+            wallet = self.wallet(org_id)
+            live = {
+                k: v for k, v in spent.items() if k in wallet.lots_by_id and wallet.lots_by_id[k].live_at(now)
+            }
+            dead = {k: v for k, v in spent.items() if k not in live}
+            entries = [
+                LedgerEntry(
+                    new_id("le", now),
+                    org_id,
+                    EntryType.REFUND,
+                    total,
+                    now,
+                    lots=spent,
+                    sources=spent,
+                    actor=actor,
+                    job_id=job_id,
+                    idempotency_key=idem.key,
+                )
+            ]
+            if dead:
+                entries.append(
+                    LedgerEntry(
+                        new_id("le", now),
+                        org_id,
+                        EntryType.EXPIRE,
+                        sum(dead.values()),
+                        now,
+                        lots={k: -v for k, v in dead.items()},
+                        actor=actor,
+                        job_id=job_id,
+                        idempotency_key=idem.key,
+                        memo="refunded to an expired lot",
+                    )
+                )
+            actions: list[Action] = []
+            condition: Condition = WalletItem.pk.exists()
+            for lot_id, n in live.items():
+                path = WalletItem.lots[lot_id]["remaining"]
+                actions.append(path.set(path + n))
+                condition &= path.exists()
+                if wallet.lots_by_id[lot_id].expires_at is not None:
+                    condition &= WalletItem.lots[lot_id]["expires_at"] > iso(now)
+            body = {
+                "job_id": job_id,
+                "refunded": sum(live.values()),
+                "expired": sum(dead.values()),
+                "lots": live,
+                "entries": [entry_json(e) for e in entries],
+            }
+            tx = Tx(self._connection)
+            refund_roles = [r.value for r, rights in RIGHTS.items() if Permission.REFUND in rights]
+            tx.check(
+                "member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", MemberItem.role.is_in(*refund_roles)
+            )
+            tx.put(
+                "marker",
+                MarkerItem(org_pk(org_id), f"REFUND#{job_id}", created_at=iso(now), ref=idem.key),
+                MarkerItem.pk.does_not_exist(),
+            )
+            if actions:
+                tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
+            self._add_idem(tx, org_id, idem, body, now)
+            for entry in entries:
+                tx.put("ledger", _ledger_item(entry))
+            try:
+                tx.run()
+            except TxCancelled as exc:
+                if "idem" in exc.failed:
+                    return self._replay(org_id, idem)
+                if "member" in exc.failed:
+                    self._raise_membership(org_id, actor, Permission.REFUND)
+                if "marker" in exc.failed:
+                    raise AlreadyRefunded(f"job {job_id} was already refunded") from None
+                self._backoff(exc)
+                continue
+            self._cache.drop(org_id)
+            return Outcome(body)
+        raise Conflict("the wallet kept changing; retry")
+
+    # ---- internals -------------------------------------------------------------------------------
+
+    def _job_entries(self, org_id: str, job_id: str) -> Iterator[LedgerEntry]:
+        return map(_entry_from_item, LedgerItem.by_job.query(f"{org_pk(org_id)}#JOB#{job_id}"))
+
+    def _spend(
+        self, org_id: str, *, actor: str, amount: int, idem: Idem, now: datetime, plan: _Plan
+    ) -> Outcome:
+        view = self._cache.get(org_id)
+        fresh = view is None
+        if view is None:
+            view = self.wallet(org_id)
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                if not view.generation_enabled:
+                    raise GenerationDisabled(
+                        f"generation is disabled on plan '{view.plan_id}'", plan=view.plan_id
+                    )
+                draw = plan_draw(view.lots, amount, now)
+            except (InsufficientCredits, GenerationDisabled) as exc:
+                if fresh:
+                    exc.extra.setdefault("plan_id", view.plan_id)
+                    raise
+                view, fresh = self.wallet(org_id), True
+                continue
+            tx = Tx(self._connection)
+            tx.update(
+                "wallet", WalletItem(org_pk(org_id), WALLET_SK), *self._draw_update(view, draw, plan, now)
+            )
+            tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", spender_condition())
+            body = plan.body(draw)
+            self._add_idem(tx, org_id, idem, body, now)
+            for entry in plan.entries(draw):
+                tx.put("ledger", _ledger_item(entry))
+            plan.extra(tx, draw)
+            try:
+                tx.run()
+            except TxCancelled as exc:
+                if "idem" in exc.failed:
+                    return self._replay(org_id, idem)
+                if "member" in exc.failed:
+                    self._raise_membership(org_id, actor)
+                plan.classify(exc.failed)
+                if "wallet" in exc.failed:
+                    view, fresh = self.wallet(org_id), True
+                    continue
+                self._backoff(exc)
+                continue
+            self._cache.spent(org_id, draw)
+            return Outcome(body)
+        raise Conflict("the wallet kept changing; retry with the same Idempotency-Key")
+
+    @staticmethod
+    def _draw_update(
+        view: Wallet, draw: dict[str, int], plan: _Plan, now: datetime
+    ) -> tuple[list[Action], Condition]:
+        """Decrement each drawn lot under a condition that it still holds what the view says, and that
+        no lot earlier in the spending order has credits the view did not see."""
+        actions: list[Action] = []
+        condition: Condition = (WalletItem.lots_version == view.lots_version) & (
+            WalletItem.generation_enabled == True  # noqa: E712
+        )
+        last_key = max(view.lots_by_id[lot_id].spend_key() for lot_id in draw)
+        for lot in view.lots:
+            if not lot.live_at(now) or lot.spend_key() > last_key:
+                continue
+            path = WalletItem.lots[lot.lot_id]["remaining"]
+            take = draw.get(lot.lot_id, 0)
+            if take:
+                actions.append(path.set(path - take))
+            # The final lot may be drawn partially; every earlier one must hold exactly what we saw.
+            condition &= (path >= take) if lot.spend_key() == last_key else (path == lot.remaining)
+            if lot.expires_at is not None and take:
+                condition &= WalletItem.lots[lot.lot_id]["expires_at"] > iso(now)
+        if plan.held_delta:
+            actions.append(WalletItem.held.add(plan.held_delta))
+        return actions, condition
+
+    def _add_idem(self, tx: Tx, org_id: str, idem: Idem, body: dict[str, Any], now: datetime) -> None:
+        tx.put(
+            "idem",
+            IdempotencyItem(
+                org_pk(org_id),
+                f"IDEM#{idem.key}",
+                operation=idem.operation,
+                fingerprint=idem.fingerprint,
+                response=json.dumps(body, separators=(",", ":")),
+                created_at=iso(now),
+                expires_ttl=now + IDEMPOTENCY_TTL,
+            ),
+            IdempotencyItem.pk.does_not_exist(),
+        )
+
+    def _replay(self, org_id: str, idem: Idem) -> Outcome:
+        item = IdempotencyItem.get(org_pk(org_id), f"IDEM#{idem.key}", consistent_read=True)
+        if item.operation != idem.operation or item.fingerprint != idem.fingerprint:
+            raise IdempotencyKeyReuse(
+                "this Idempotency-Key was already used with a different request", operation=item.operation
+            )
+        return Outcome(json.loads(item.response), replayed=True)
+
+    def _raise_membership(self, org_id: str, actor: str, permission: Permission = Permission.SPEND) -> None:
+        member = self.membership(org_id, actor)
+        if member is None:
+            raise NotFound(f"organization {org_id} not found")
+        member.require(permission)
+        if not member.may_spend:
+            raise SpendingNotAllowed("shared credits are disabled for this member")
+        raise ForbiddenRole(f"role '{member.role}' may not do this")
+
+    @staticmethod
+    def _backoff(exc: TxCancelled) -> None:
+        if not exc.conflict and exc.failed:
+            return
+        time.sleep(random.uniform(0.001, 0.01))  # noqa: S311 - jitter, not security
