@@ -303,3 +303,35 @@ def test_ledger_lists_newest_first_filters_paginates_and_exports_csv(
     lines = csv.body.strip().splitlines()
     assert lines[0].startswith("created_at,entry_id,type,amount")
     assert len(lines) == 1 + 6  # five debits and the monthly grant
+
+
+def test_a_retry_after_the_state_moved_on_still_gets_the_first_answer(store: BillingStore) -> None:
+    # Given a debit that spent the whole balance and a hold that was released
+    org = new_org(store, plan_id="starter", monthly=800, cap=1600)
+    drain = http_event(
+        "debit_create",
+        org_id=org.org_id,
+        user=org.creator,
+        body={"job_id": "all", "usage": {"shots": {"Q2": 4}}},
+        headers={"idempotency-key": "drain"},
+    )
+    first = invoke("debits", drain)
+    assert first.status == 201
+    # When the same request is retried, the answer is the first one, not 402
+    retry = invoke("debits", drain)
+    assert (retry.status, retry.body, retry.headers["idempotent-replayed"]) == (201, first.body, "true")
+    # And the same holds for a retried release of a closed hold
+    org2 = new_org(store)
+    hold = invoke(
+        "holds", http_event("hold_create", org_id=org2.org_id, user=org2.creator, body={"credits": 10})
+    )
+    release = http_event(
+        "hold_release",
+        org_id=org2.org_id,
+        hold_id=hold.body["hold_id"],
+        user=org2.creator,
+        headers={"idempotency-key": "rel"},
+    )
+    assert invoke("holds", release).body == invoke("holds", release).body
+    assert store.wallet(org.org_id).total() == 0
+    assert store.reconcile(org.org_id).ok and store.reconcile(org2.org_id).ok

@@ -10,6 +10,7 @@ stale wallet leads to a fresh read and another attempt.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import threading
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist
@@ -28,6 +29,7 @@ from act3_billing.domain.cycles import plan_new_cycle
 from act3_billing.domain.errors import (
     AlreadyRefunded,
     Conflict,
+    DomainError,
     ForbiddenRole,
     GenerationDisabled,
     HoldNotOpen,
@@ -316,6 +318,32 @@ def _sum_draws(draws: Iterable[tuple[str, int]]) -> dict[str, int]:
     for lot_id, amount in draws:
         out[lot_id] = out.get(lot_id, 0) + amount
     return out
+
+
+P = ParamSpec("P")
+_NOT_REPLAYED = frozenset({"idempotency_key_reuse", "unavailable", "conflict"})
+
+
+def replays(
+    method: Callable[Concatenate[BillingStore, str, P], Outcome],
+) -> Callable[Concatenate[BillingStore, str, P], Outcome]:
+    """A refusal that a retry of an already-applied request would meet (the hold is closed now, the
+    credits are spent now) answers with the first answer instead: the key, not the state, decides."""
+
+    @functools.wraps(method)
+    def wrapper(self: BillingStore, org_id: str, /, *args: P.args, **kwargs: P.kwargs) -> Outcome:
+        try:
+            return method(self, org_id, *args, **kwargs)
+        except DomainError as refusal:
+            idem = kwargs.get("idem")
+            if not isinstance(idem, Idem) or refusal.code in _NOT_REPLAYED:
+                raise
+            previous = self._previous(org_id, idem)
+            if previous is None:
+                raise
+            return previous
+
+    return wrapper
 
 
 class BillingStore:
@@ -631,6 +659,7 @@ class BillingStore:
 
     # ---- spending -------------------------------------------------------------------------------
 
+    @replays
     def debit(
         self,
         org_id: str,
@@ -704,6 +733,7 @@ class BillingStore:
         )
         return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
 
+    @replays
     def place_hold(
         self,
         org_id: str,
@@ -775,6 +805,7 @@ class BillingStore:
         )
         return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
 
+    @replays
     def extend_hold(
         self,
         org_id: str,
@@ -849,6 +880,7 @@ class BillingStore:
         )
         return self._spend(org_id, actor=actor, amount=more, idem=idem, now=now, plan=plan)
 
+    @replays
     def settle_hold(
         self,
         org_id: str,
@@ -990,6 +1022,7 @@ class BillingStore:
             return Outcome(body)
         raise Conflict("the hold kept changing; retry")
 
+    @replays
     def refund_job(self, org_id: str, *, actor: str, job_id: str, idem: Idem, now: datetime) -> Outcome:
         """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted)."""
         for _ in range(MAX_ATTEMPTS):
@@ -1172,6 +1205,12 @@ class BillingStore:
             ),
             IdempotencyItem.pk.does_not_exist(),
         )
+
+    def _previous(self, org_id: str, idem: Idem) -> Outcome | None:
+        try:
+            return self._replay(org_id, idem)
+        except DoesNotExist:
+            return None
 
     def _replay(self, org_id: str, idem: Idem) -> Outcome:
         item = IdempotencyItem.get(org_pk(org_id), f"IDEM#{idem.key}", consistent_read=True)
