@@ -1,0 +1,43 @@
+"""The running local stack, started once per session, over real HTTP.
+
+Two stacks: the product (``template.yaml``) and a small fixture template (``tests/fixtures/local_stack``)
+that has one function of each trigger kind the product will grow (function URL, schedule, S3 events).
+Each runs on free ports with its own temporary state folder, and is stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.stack_process import REPO_ROOT, StackProcess
+
+FIXTURE_TEMPLATE = REPO_ROOT / "tests" / "fixtures" / "local_stack" / "template.yaml"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def product_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    stack = StackProcess(REPO_ROOT / "template.yaml", tmp_path_factory.mktemp("local-product"), stripe=False)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def fixture_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    stack = StackProcess(FIXTURE_TEMPLATE, tmp_path_factory.mktemp("local-fixture"))
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -1,0 +1,89 @@
+"""One OpenAPI document for the whole HTTP API, merged from each function's Powertools resolver.
+
+Every HTTP function module exposes its ``APIGatewayHttpResolver`` as ``app``; its schema comes from the
+code. Routes of the template that no resolver documents still appear (as stubs), and routes behind the
+JWT authorizer carry the bearer security requirement, so the document lists exactly what is served.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from .lambdas import Runtime
+from .template import Route
+
+log = logging.getLogger("act3_local")
+
+TITLE = "ACT 3 AI credit billing API (local)"
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def _resolver_schema(module: Any) -> dict[str, Any] | None:
+    resolver = getattr(module, "app", None)
+    if resolver is None or not hasattr(resolver, "get_openapi_json_schema"):
+        return None
+    schema: dict[str, Any] = json.loads(resolver.get_openapi_json_schema(title=TITLE, version="local"))
+    return schema
+
+
+def build(runtime: Runtime, routes: list[Route], server_url: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": TITLE, "version": "local"},
+        "servers": [{"url": server_url}],
+        "paths": {},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+    seen: set[str] = set()
+    for route in routes:
+        if route.function in seen:
+            continue
+        seen.add(route.function)
+        try:
+            schema = _resolver_schema(runtime.module(route.function))
+        except Exception as exc:
+            log.warning("openapi: %s could not be loaded: %s", route.function, exc)
+            continue
+        if schema is None:
+            continue
+        doc["openapi"] = schema.get("openapi", doc["openapi"])
+        for path, operations in (schema.get("paths") or {}).items():
+            target = doc["paths"].setdefault(path, {})
+            for method, operation in operations.items():
+                if method in _METHODS:
+                    operation.setdefault("x-act3-function", route.function)
+                target[method] = operation
+        for kind, items in (schema.get("components") or {}).items():
+            doc["components"].setdefault(kind, {}).update(items)
+    for route in routes:
+        if route.path == "$default":
+            continue
+        methods = list(_METHODS[:5]) if route.method == "ANY" else [route.method.lower()]
+        entry = doc["paths"].setdefault(route.path, {})
+        for method in methods:
+            if route.method == "ANY" and entry:
+                break
+            operation = entry.setdefault(
+                method,
+                {
+                    "summary": f"{route.function} ({route.route_key})",
+                    "x-act3-function": route.function,
+                    "responses": {"default": {"description": "Answer of the handler"}},
+                },
+            )
+            if route.auth:
+                operation.setdefault("security", [{"jwt": route.scopes}])
+                operation.setdefault("responses", {}).setdefault(
+                    "401", {"description": "Missing, expired or invalid bearer token (JWT authorizer)"}
+                )
+    doc["paths"] = dict(sorted(doc["paths"].items()))
+    return doc
+
+
+DOCS_HTML = (Path(__file__).parent / "docs.html").read_text()
