@@ -202,3 +202,17 @@ def test_unknown_route_is_a_problem_not_a_crash(store: BillingStore) -> None:
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/nope"
     reply = invoke("balance", event)
     assert (reply.status, reply.code) == (404, "route_not_found")
+
+
+def test_a_body_that_is_not_declared_json_is_415(store: BillingStore) -> None:
+    org = new_org(store)
+    event = http_event(
+        "hold_create",
+        org_id=org.org_id,
+        user=org.creator,
+        body={"credits": 5},
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    reply = invoke("holds", event)
+    assert (reply.status, reply.code) == (415, "unsupported_media_type")
+    assert store.wallet(org.org_id).held == 0

@@ -24,6 +24,13 @@ def make_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[str]:
+        content_type = app.current_event.headers.get("content-type") or ""
+        if app.current_event.body and "json" not in content_type:
+            return problem(
+                "unsupported_media_type",
+                "Send JSON",
+                f"the body must be application/json (got '{content_type or 'no Content-Type'}')",
+            )
         errors = [_clean(e) for e in error.errors()]
         if any(e["type"] == "json_invalid" for e in errors):
             return problem(
