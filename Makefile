@@ -33,7 +33,7 @@ $(VENV_STAMP): requirements-dev.txt layers/core/requirements.txt pyproject.toml
 venv: $(VENV_STAMP) ## create .venv with the dev dependencies and the packages (editable)
 
 ddb: venv ## fetch and verify DynamoDB Local into .local/vendor (and Java 17 if missing)
-	$(BIN)/python -m act3_local.dynamodb_local install
+	@$(BIN)/python -m act3_local.dynamodb_local install >&2
 
 test: venv ddb ## everything: lint, types, cfn-lint, then all tests incl. emulator tests
 	$(MAKE) --no-print-directory lint typecheck cfn-lint
@@ -56,7 +56,7 @@ cfn-lint: venv ## cfn-lint template.yaml
 	$(BIN)/cfn-lint template.yaml
 
 bench: venv ddb ## benchmarks (tests/bench)
-	$(BIN)/python -m tests.bench
+	@$(BIN)/python -m tests.bench
 
 $(SAM_STAMP):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)

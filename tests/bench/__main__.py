@@ -1,0 +1,153 @@
+"""`python -m tests.bench`: prints one JSON object on stdout (progress goes to stderr).
+
+Cold imports are timed first, while nothing else runs; then DynamoDB Local is started in memory on a
+free port for the store benchmarks and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from act3_local import dynamodb_local
+from tests.bench import init, store
+from tests.bench.counting import RequestCounter
+
+# Printed first, in this order; the details follow.
+HEADLINE = (
+    "timestamp",
+    "python",
+    "dynamodb_local_version",
+    "requests_per_debit_fast_path",
+    "requests_per_debit_multi_lot",
+    "hot_org_debits_per_s",
+    "hot_org_retries_per_debit",
+    "raw_conditional_updates_per_s",
+    "hot_org_ratio",
+    "hot_org_ratio_vs_raw_transaction",
+    "init_ms",
+    "boto3_import_ms",
+    "init_ratio",
+    "init_top_imports",
+    "counts",
+)
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument("--debits", type=int, default=200, help="debits counted per requests-per-debit case")
+    parser.add_argument("--threads", type=int, default=16, help="client threads of the hot-org case")
+    parser.add_argument("--per-thread", type=int, default=150, help="debits (and raw updates) per thread")
+    parser.add_argument("--warmup", type=int, default=20, help="uncounted operations per thread first")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each concurrent load")
+    parser.add_argument("--init-runs", type=int, default=5, help="fresh processes per cold-import median")
+    parser.add_argument(
+        "--python",
+        default=os.environ.get("ACT3_BENCH_PYTHON", "python3"),
+        help="interpreter the bench venv is built from (env ACT3_BENCH_PYTHON)",
+    )
+    parser.add_argument("--skip-init", action="store_true", help="leave out the cold-import timings")
+    return parser.parse_args(argv)
+
+
+def _dummy_aws_env() -> None:
+    """Dummy credentials and region, so nothing can reach a real AWS account."""
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_SESSION_TOKEN": "bench",
+            "AWS_DEFAULT_REGION": store.REGION,
+            "AWS_REGION": store.REGION,
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+
+
+def _jar_version(install_dir: Path) -> str | None:
+    """The version Maven metadata inside DynamoDBLocal.jar records."""
+    with zipfile.ZipFile(install_dir / "DynamoDBLocal.jar") as jar:
+        pom = jar.read("META-INF/maven/com/amazonaws/DynamoDBLocal/pom.properties").decode()
+    for line in pom.splitlines():
+        if line.startswith("version="):
+            return line.partition("=")[2].strip()
+    return None
+
+
+def store_benchmarks(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    counter = RequestCounter()
+    counter.install()
+    install_dir = dynamodb_local.ensure_installed()
+    result["dynamodb_local_version"] = _jar_version(install_dir)
+    log("starting DynamoDB Local (in memory)")
+    with dynamodb_local.start() as ddb:
+        bench = store.Bench(ddb.endpoint, store.create_table(ddb.endpoint), counter)
+
+        log(f"fast path: {args.debits} warm debits the monthly lot covers")
+        fast = store.fast_path(bench, args.debits)
+        result["requests_per_debit_fast_path"] = fast.pop("requests_per_debit")
+        result["fast_path"] = fast
+
+        log(f"multi-lot: {args.debits} warm debits spanning 2+ lots")
+        multi = store.multi_lot(bench, args.debits)
+        result["requests_per_debit_multi_lot"] = multi.pop("requests_per_debit")
+        result["multi_lot"] = multi
+
+        result.update(store.contention(bench, args.threads, args.per_thread, args.warmup, args.rounds))
+    counter.uninstall()
+    if not counter.clients:
+        raise RuntimeError("no DynamoDB client was hooked: the request counts are meaningless")
+    for case in ("fast_path", "multi_lot"):
+        for extra in result[case]["unexpected_requests"]:
+            log(f"{case}: unexpected {extra['operation']} sent from:\n    " + "\n    ".join(extra["stack"]))
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": {"cpus": os.cpu_count(), "load_average_at_start": _load()},
+        "counts": {
+            "debits_per_case": args.debits,
+            "threads": args.threads,
+            "per_thread": args.per_thread,
+            "rounds": args.rounds,
+            "hot_org_debits": args.rounds * args.threads * args.per_thread,
+            "raw_updates": args.rounds * args.threads * args.per_thread,
+            "raw_transactions": args.rounds * args.threads * args.per_thread,
+            "warmup_per_thread": args.warmup,
+            "init_runs": args.init_runs,
+        },
+    }
+    _dummy_aws_env()
+    if not args.skip_init:
+        result.update(init.measure(args.init_runs, args.python))
+    store_benchmarks(args, result)
+    result["machine"]["load_average_at_end"] = _load()
+    result["bench_seconds"] = round(time.perf_counter() - started, 1)
+    ordered = {k: result[k] for k in HEADLINE if k in result}
+    print(json.dumps(ordered | result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
