@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from act3_billing.domain.ledger import EntryType
 from act3_billing.domain.lots import Lot, LotKind
 from act3_billing.domain.roles import Role
+from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore, Idem
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -37,13 +38,10 @@ def new_org(
     org = Org(
         f"org-{suffix}", f"owner-{suffix}", f"creator-{suffix}", f"billing-{suffix}", f"viewer-{suffix}"
     )
-    for user, role in (
-        (org.owner, Role.OWNER),
-        (org.creator, Role.CREATOR),
-        (org.billing, Role.BILLING),
-        (org.viewer, Role.VIEWER),
-    ):
-        store.put_member(org.org_id, user, role, now=now)
+    orgs = OrgStore(store.connection)
+    orgs.create_org(org.org_id, name=f"Studio {suffix}", owner_id=org.owner, owner_email=None, now=now)
+    for user, role in ((org.creator, Role.CREATOR), (org.billing, Role.BILLING), (org.viewer, Role.VIEWER)):
+        orgs.add_member(org.org_id, user, role, email=f"{user}@studio.example", now=now)
     store.open_wallet(
         org.org_id,
         plan_id=plan_id,

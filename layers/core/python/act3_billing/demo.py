@@ -46,9 +46,15 @@ def seed_demo(store: BillingStore, now: datetime, user_id_for: Callable[[str], s
 
     plan = default_catalog().get("studio")
     allowance, cap = plan.monthly_credits or 0, plan.rollover_cap or 0
+    from act3_billing.store.orgs import OrgStore
+
     members = {email: user_id_for(email) for email in DEMO_MEMBERS}
+    orgs = OrgStore(store.connection)
+    owner = "owner@studio.example"
+    orgs.create_org(DEMO_ORG, name="Demo Studio", owner_id=members[owner], owner_email=owner, now=now)
     for email, role in DEMO_MEMBERS.items():
-        store.put_member(DEMO_ORG, members[email], role, email=email, now=now)
+        if role is not Role.OWNER:
+            orgs.add_member(DEMO_ORG, members[email], role, email=email, now=now)
     creator = members["creator@studio.example"]
     try:
         store.wallet(DEMO_ORG)

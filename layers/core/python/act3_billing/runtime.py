@@ -9,18 +9,34 @@ from typing import TYPE_CHECKING
 from act3_billing.config import Clock, clock_from, settings
 
 if TYPE_CHECKING:
+    from pynamodb.connection import Connection
+
+    from act3_billing.store.orgs import OrgStore
     from act3_billing.store.wallets import BillingStore
 
 _clock: Clock | None = None
 
 
 @cache
-def store() -> BillingStore:
+def connection() -> Connection:
     from act3_billing.store.models import bind
-    from act3_billing.store.wallets import BillingStore
 
     config = settings()
-    return BillingStore(bind(config.table_name, config.region))
+    return bind(config.table_name, config.region)
+
+
+@cache
+def store() -> BillingStore:
+    from act3_billing.store.wallets import BillingStore
+
+    return BillingStore(connection())
+
+
+@cache
+def orgs() -> OrgStore:
+    from act3_billing.store.orgs import OrgStore
+
+    return OrgStore(connection())
 
 
 def use_clock(clock: Clock | None) -> None:
@@ -39,5 +55,7 @@ def now() -> datetime:
 def reset() -> None:
     """Forget the wiring (tests point the package at another table or endpoint)."""
     settings.cache_clear()
+    connection.cache_clear()
     store.cache_clear()
+    orgs.cache_clear()
     use_clock(None)

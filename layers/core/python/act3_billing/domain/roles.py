@@ -20,15 +20,17 @@ class Permission(StrEnum):
     READ_LEDGER = "read_ledger"
     SPEND = "spend"
     REFUND = "refund"
+    READ_MEMBERS = "read_members"
+    MANAGE_MEMBERS = "manage_members"
+    TRANSFER = "transfer"
 
 
+_READ = frozenset({Permission.READ_METERS, Permission.READ_LEDGER, Permission.READ_MEMBERS})
 RIGHTS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
-    Role.BILLING: frozenset({Permission.READ_METERS, Permission.READ_LEDGER}),
-    Role.CREATOR: frozenset(
-        {Permission.READ_METERS, Permission.READ_LEDGER, Permission.SPEND, Permission.REFUND}
-    ),
-    Role.VIEWER: frozenset({Permission.READ_METERS, Permission.READ_LEDGER}),
+    Role.BILLING: _READ,
+    Role.CREATOR: _READ | {Permission.SPEND, Permission.REFUND},
+    Role.VIEWER: _READ,
 }
 
 SPENDING_ROLES = tuple(role for role, rights in RIGHTS.items() if Permission.SPEND in rights)
@@ -40,6 +42,9 @@ class Membership:
     user_id: str
     role: Role
     may_spend: bool = True
+    may_spend_override: bool | None = None
+    monthly_limit: int | None = None
+    email: str | None = None
 
     def require(self, permission: Permission) -> None:
         if permission not in RIGHTS[self.role]:

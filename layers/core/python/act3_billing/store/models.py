@@ -9,6 +9,10 @@
 | hold        | ORG#{org}    | HOLD#{hold}             |
 | quote       | ORG#{org}    | QUOTE#{quote}           |
 | refund mark | ORG#{org}    | REFUND#{job}            |
+| org         | ORG#{org}    | ORG                     |
+| member      | ORG#{org}    | MEMBER#{user}           |  gsi1: USER#{user} / ORG#{org}
+| invite      | ORG#{org}    | INVITE#{invite}         |  gsi1: INVITE#{hash of token} / ORG#{org}#{invite}
+| user        | USER#{user}  | PROFILE                 |
 """
 
 from __future__ import annotations
@@ -45,6 +49,24 @@ class _Item(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
+class _ByUser(GlobalSecondaryIndex["MemberItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class _ByToken(GlobalSecondaryIndex["InviteItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class WalletItem(_Item):
     """One per org. `lots` maps lot id -> {kind, remaining, granted, created_at, expires_at, label}.
 
@@ -66,12 +88,55 @@ class WalletItem(_Item):
 
 
 class MemberItem(_Item):
+    """`may_spend` is the effective shared-credit toggle (override, else the role's org setting), kept
+    resolved so a spending transaction can check it without reading the org. `spent` maps a billing
+    cycle id to what the member spent in it; `monthly_limit` is absent for members without one."""
+
     org_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     role = UnicodeAttribute()
     may_spend = BooleanAttribute(default=True)
+    may_spend_override = BooleanAttribute(null=True)
+    monthly_limit = NumberAttribute(null=True)
+    spent = MapAttribute[str, Any](default=dict)
     email = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_user = _ByUser()
+
+
+class OrgItem(_Item):
+    org_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    owners = NumberAttribute(default=0)
+    personal = BooleanAttribute(default=False)
+    shared_credits = MapAttribute[str, Any](default=dict)
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+class UserItem(_Item):
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    personal_org = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+class InviteItem(_Item):
+    invite_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    role = UnicodeAttribute()
+    token_hash = UnicodeAttribute()
+    status = UnicodeAttribute()
+    expires_at = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    invited_by = UnicodeAttribute()
+    accepted_by = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_token = _ByToken()
 
 
 class JobIndex(GlobalSecondaryIndex["LedgerItem"]):

@@ -40,6 +40,11 @@ class Tx:
             (label, lambda tw: tw.condition_check(model_cls, pk, sk, condition=condition))
         )
 
+    def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
+        self._ops["delete"].append(
+            (label, lambda tw: tw.delete(item, condition=condition, add_version_condition=False))
+        )
+
     def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
         self._ops["put"].append((label, lambda tw: tw.save(item, condition=condition)))
 

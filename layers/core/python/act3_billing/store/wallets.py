@@ -46,6 +46,7 @@ from act3_billing.domain.holds import Hold, HoldStatus, slice_draws
 from act3_billing.domain.ids import new_id
 from act3_billing.domain.ledger import EntryType, LedgerEntry, Reconciliation, reconcile
 from act3_billing.domain.lots import Lot, LotKind, Wallet, plan_draw
+from act3_billing.domain.orgs import MemberLimitExceeded
 from act3_billing.domain.roles import RIGHTS, Membership, Permission, Role
 from act3_billing.domain.times import iso, parse_iso
 from act3_billing.store.models import (
@@ -111,7 +112,15 @@ class WalletCache:
 
     def __init__(self) -> None:
         self._views: dict[str, Wallet] = {}
+        self._limits: dict[tuple[str, str], int | None] = {}
         self._lock = threading.Lock()
+
+    def limit(self, org_id: str, user_id: str) -> int | None:
+        """The member's monthly limit as last seen; an unseen member is assumed to have none."""
+        return self._limits.get((org_id, user_id))
+
+    def set_limit(self, org_id: str, user_id: str, limit: int | None) -> None:
+        self._limits[(org_id, user_id)] = limit
 
     def get(self, org_id: str) -> Wallet | None:
         return self._views.get(org_id)
@@ -159,7 +168,7 @@ def _with_lots(view: Wallet, lots: tuple[Lot, ...]) -> Wallet:
     )
 
 
-def _plain(raw: Any) -> dict[str, Any]:
+def plain(raw: Any) -> dict[str, Any]:
     """A stored map as a dict, whether PynamoDB hands it over as a MapAttribute or a dict."""
     if raw is None:
         return {}
@@ -193,14 +202,14 @@ def _lot_to_map(lot: Lot) -> dict[str, Any]:
 
 
 def _wallet_from_item(item: WalletItem) -> Wallet:
-    lots_raw = _plain(item.lots)
+    lots_raw = plain(item.lots)
     return Wallet(
         org_id=item.org_id,
         plan_id=item.plan_id,
         cycle_id=item.cycle_id,
         cycle_start=parse_iso(item.cycle_start),
         cycle_end=parse_iso(item.cycle_end),
-        lots=tuple(_lot_from_map(k, _plain(v)) for k, v in sorted(lots_raw.items())),
+        lots=tuple(_lot_from_map(k, plain(v)) for k, v in sorted(lots_raw.items())),
         held=int(item.held or 0),
         generation_enabled=bool(item.generation_enabled),
         monthly_allowance=int(item.monthly_allowance or 0),
@@ -239,7 +248,7 @@ def _entry_from_item(item: LedgerItem) -> LedgerEntry:
     from act3_billing.domain.ledger import Account
 
     def ints(raw: Any) -> dict[str, int]:
-        return {k: int(v) for k, v in _plain(raw).items()}
+        return {k: int(v) for k, v in plain(raw).items()}
 
     return LedgerEntry(
         entry_id=item.entry_id,
@@ -262,7 +271,7 @@ def _entry_from_item(item: LedgerItem) -> LedgerEntry:
 
 
 def _hold_from_item(item: HoldItem) -> Hold:
-    draws = tuple((str(d["lot"]), int(d["amount"])) for d in map(_plain, item.draws or []))
+    draws = tuple((str(d["lot"]), int(d["amount"])) for d in map(plain, item.draws or []))
     return Hold(
         hold_id=item.hold_id,
         org_id=item.org_id,
@@ -275,6 +284,18 @@ def _hold_from_item(item: HoldItem) -> Hold:
         created_at=parse_iso(item.created_at),
         job_id=item.job_id,
         actor=item.actor,
+    )
+
+
+def membership_from_item(item: MemberItem) -> Membership:
+    return Membership(
+        org_id=item.org_id,
+        user_id=item.user_id,
+        role=Role(item.role),
+        may_spend=bool(item.may_spend),
+        may_spend_override=item.may_spend_override,
+        monthly_limit=int(item.monthly_limit) if item.monthly_limit is not None else None,
+        email=item.email,
     )
 
 
@@ -352,6 +373,10 @@ class BillingStore:
     def __init__(self, connection: Connection, cache: WalletCache | None = None) -> None:
         self._connection = connection
         self._cache = cache if cache is not None else _CACHE
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -445,27 +470,6 @@ class BillingStore:
         return reconcile(wallet, self.entries(org_id), held)
 
     # ---- set-up and credits coming in ---------------------------------------------------------
-
-    def put_member(
-        self,
-        org_id: str,
-        user_id: str,
-        role: Role,
-        *,
-        may_spend: bool = True,
-        email: str | None = None,
-        now: datetime,
-    ) -> None:
-        MemberItem(
-            org_pk(org_id),
-            f"MEMBER#{user_id}",
-            org_id=org_id,
-            user_id=user_id,
-            role=role.value,
-            may_spend=may_spend,
-            email=email,
-            created_at=iso(now),
-        ).save()
 
     def open_wallet(
         self,
@@ -1142,7 +1146,7 @@ class BillingStore:
             tx.update(
                 "wallet", WalletItem(org_pk(org_id), WALLET_SK), *self._draw_update(view, draw, plan, now)
             )
-            tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", spender_condition())
+            self._member_spend(tx, org_id, actor, amount, view.cycle_id)
             body = plan.body(draw)
             self._add_idem(tx, org_id, idem, body, now)
             for entry in plan.entries(draw):
@@ -1154,7 +1158,7 @@ class BillingStore:
                 if "idem" in exc.failed:
                     return self._replay(org_id, idem)
                 if "member" in exc.failed:
-                    self._raise_membership(org_id, actor)
+                    self._member_refused(org_id, actor, amount, view.cycle_id)
                 plan.classify(exc.failed)
                 if "wallet" in exc.failed:
                     view, fresh = self.wallet(org_id), True
@@ -1164,6 +1168,50 @@ class BillingStore:
             self._cache.spent(org_id, draw)
             return Outcome(body)
         raise Conflict("the wallet kept changing; retry with the same Idempotency-Key")
+
+    def _member_spend(self, tx: Tx, org_id: str, actor: str, amount: int, cycle_id: str) -> None:
+        """Authorize the spender and count the credits against their monthly limit, in the same
+        transaction: the role may spend, shared credits are on, and the limit (if any) still has room."""
+        limit = self._cache.limit(org_id, actor)
+        spent = MemberItem.spent[cycle_id]
+        condition = spender_condition()
+        if limit is None:
+            condition &= MemberItem.monthly_limit.does_not_exist()
+        else:
+            if amount > limit:
+                raise MemberLimitExceeded(
+                    f"{amount} credits is more than your monthly limit of {limit}",
+                    limit=limit,
+                    remaining=None,
+                )
+            condition &= (MemberItem.monthly_limit == limit) & (
+                spent.does_not_exist() | (spent <= limit - amount)
+            )
+        tx.update(
+            "member",
+            MemberItem(org_pk(org_id), f"MEMBER#{actor}"),
+            [spent.set((spent | 0) + amount)],
+            condition,
+        )
+
+    def _member_refused(self, org_id: str, actor: str, amount: int, cycle_id: str) -> None:
+        """Why the member's condition failed: raises the refusal, or returns when only our view was stale."""
+        try:
+            item = MemberItem.get(org_pk(org_id), f"MEMBER#{actor}", consistent_read=True)
+        except DoesNotExist:
+            raise NotFound(f"organization {org_id} not found") from None
+        member = membership_from_item(item)
+        member.require(Permission.SPEND)
+        limit = int(item.monthly_limit) if item.monthly_limit is not None else None
+        self._cache.set_limit(org_id, actor, limit)
+        spent = int(plain(item.spent).get(cycle_id, 0))
+        if limit is not None and spent + amount > limit:
+            raise MemberLimitExceeded(
+                f"{amount} credits would pass your monthly limit of {limit} ({spent} spent this cycle)",
+                limit=limit,
+                spent=spent,
+                remaining=max(limit - spent, 0),
+            )
 
     @staticmethod
     def _draw_update(
