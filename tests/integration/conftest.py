@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -42,6 +43,7 @@ def store(aws_env: None, monkeypatch: pytest.MonkeyPatch, clock: MovableClock) -
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     with mock_aws():
         create_tables(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        boto3.client("ses", region_name="us-east-1").verify_domain_identity(Domain="act3.ai")
         runtime.reset()
         runtime.use_clock(clock)
         from act3_billing.store.wallets import _CACHE
@@ -49,3 +51,11 @@ def store(aws_env: None, monkeypatch: pytest.MonkeyPatch, clock: MovableClock) -
         _CACHE._views.clear()
         yield runtime.store()
     runtime.reset()
+
+
+@pytest.fixture
+def outbox(store: BillingStore) -> list[Any]:
+    """E-mails sent through SES (moto keeps them)."""
+    from moto.ses.models import ses_backends
+
+    return ses_backends["123456789012"]["us-east-1"].sent_messages  # moto's default account

@@ -22,7 +22,9 @@ def http_event(
     *,
     org_id: str | None = None,
     hold_id: str | None = None,
+    params: dict[str, str] | None = None,
     user: str | None = "user-1",
+    claims: dict[str, str] | None = None,
     email: str | None = None,
     body: Any = ...,
     raw_body: str | None = None,
@@ -32,21 +34,23 @@ def http_event(
 ) -> dict[str, Any]:
     """The stored event `name`, with path parameters, caller claims, body, headers and query replaced.
 
-    `user=None` removes the authorizer block (as for an unauthenticated call)."""
+    `user=None` removes the authorizer block (as for an unauthenticated call); `claims` adds or replaces
+    verified claims (e.g. `custom:idp`, `email_verified`)."""
     event = copy.deepcopy(_load(name))
-    params = event.get("pathParameters") or {}
+    path_params = event.get("pathParameters") or {}
     path = event["rawPath"]
-    for key, value in (("org_id", org_id), ("hold_id", hold_id)):
-        if value is not None and key in params:
-            path = path.replace(params[key], value, 1)
-            params[key] = value
+    for key, value in (("org_id", org_id), ("hold_id", hold_id), *(params or {}).items()):
+        if value is not None and key in path_params:
+            path = path.replace(path_params[key], value, 1)
+            path_params[key] = value
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims")
+    jwt_claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims")
     if user is None:
         event["requestContext"].pop("authorizer", None)
-    elif claims is not None:
-        claims["sub"] = user
-        claims["email"] = email or f"{user}@studio.example"
+    elif jwt_claims is not None:
+        jwt_claims["sub"] = user
+        jwt_claims["email"] = email or f"{user}@studio.example"
+        jwt_claims.update(claims or {})
     if body is not ...:
         event["body"] = json.dumps(body)
     if raw_body is not None:

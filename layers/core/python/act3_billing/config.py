@@ -19,6 +19,8 @@ class Settings(BaseModel):
     table_name: str = Field(min_length=3)
     region: str = "us-east-1"
     clock_file: Path | None = None
+    mail_from: str = "ACT 3 AI Billing <billing@act3.ai>"
+    app_url: str = "https://app.act3.ai"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -26,6 +28,8 @@ class Settings(BaseModel):
             table_name=os.environ.get("TABLE_NAME", "act3-billing"),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             clock_file=os.environ.get("ACT3_CLOCK_FILE") or None,
+            mail_from=os.environ.get("MAIL_FROM") or "ACT 3 AI Billing <billing@act3.ai>",
+            app_url=os.environ.get("APP_URL") or "https://app.act3.ai",
         )
 
 

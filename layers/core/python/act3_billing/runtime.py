@@ -11,6 +11,7 @@ from act3_billing.config import Clock, clock_from, settings
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
+    from act3_billing.mail import Mailer
     from act3_billing.store.orgs import OrgStore
     from act3_billing.store.wallets import BillingStore
 
@@ -39,6 +40,23 @@ def orgs() -> OrgStore:
     return OrgStore(connection())
 
 
+_mailer: Mailer | None = None
+
+
+def mailer() -> Mailer:
+    global _mailer  # noqa: PLW0603 - the process-wide injection point
+    if _mailer is None:
+        from act3_billing.mail import SesMailer
+
+        _mailer = SesMailer(settings().mail_from, settings().region)
+    return _mailer
+
+
+def use_mailer(mail: Mailer | None) -> None:
+    global _mailer  # noqa: PLW0603
+    _mailer = mail
+
+
 def use_clock(clock: Clock | None) -> None:
     """Inject the clock handlers read `now` from (tests and the local stack move it); None = from settings."""
     global _clock  # noqa: PLW0603 - the process-wide injection point
@@ -59,3 +77,4 @@ def reset() -> None:
     store.cache_clear()
     orgs.cache_clear()
     use_clock(None)
+    use_mailer(None)

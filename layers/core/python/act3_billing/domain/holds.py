@@ -36,6 +36,7 @@ class Hold:
     created_at: datetime
     job_id: str | None = None
     actor: str | None = None
+    cycle_id: str | None = None  # the billing cycle the holder's spending limit counted it in
 
     @property
     def remaining(self) -> int:

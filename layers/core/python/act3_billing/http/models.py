@@ -258,5 +258,120 @@ class PlansResponse(BaseModel):
     upgrade_order: list[str]
 
 
+# ---- organizations ---------------------------------------------------------------------------
+
+RoleName = Literal["owner", "billing", "creator", "viewer"]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
+
+
+class MyOrgOut(BaseModel):
+    org_id: str
+    name: str
+    role: str
+    personal: bool
+    may_spend: bool
+
+
+class MeResponse(BaseModel):
+    user_id: str
+    email: str | None
+    identity_provider: str | None
+    personal_org_id: str
+    orgs: list[MyOrgOut]
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str | None
+    role: str
+    may_spend: bool
+    may_spend_override: bool | None
+    monthly_limit: int | None
+    spent_this_cycle: int
+
+
+class MembersResponse(BaseModel):
+    members: list[MemberOut]
+
+
+class MemberPatch(_In):
+    """Only the fields sent change; `null` clears an override or a limit."""
+
+    role: RoleName | None = None
+    may_spend_override: bool | None = None
+    monthly_limit: Annotated[int, Field(ge=0, le=MAX_CREDITS, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MemberPatch:
+        if not self.model_fields_set:
+            raise ValueError("send role, may_spend_override and/or monthly_limit")
+        if "role" in self.model_fields_set and self.role is None:
+            raise ValueError("role cannot be null")
+        return self
+
+
+class SharedCreditsIn(_In):
+    owner: bool | None = None
+    billing: bool | None = None
+    creator: bool | None = None
+    viewer: bool | None = None
+
+
+class SettingsPatch(_In):
+    shared_credits: SharedCreditsIn
+
+
+class SettingsOut(BaseModel):
+    org_id: str
+    shared_credits: dict[str, bool]
+
+
+class InviteRequest(_In):
+    email: Email
+    role: RoleName
+
+
+class InviteOut(BaseModel):
+    invite_id: str
+    email: str
+    role: str
+    status: str
+    expires_at: str
+    created_at: str
+    invited_by: str
+    accepted_by: str | None = None
+
+
+class InvitesResponse(BaseModel):
+    invites: list[InviteOut]
+
+
+class AcceptRequest(_In):
+    token: Annotated[str, StringConstraints(min_length=16, max_length=256, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class AcceptResponse(BaseModel):
+    org_id: str
+    role: str
+    already_member: bool
+
+
+class TransferRequest(_In):
+    to_org_id: Id
+    credits: Credits
+
+
+class TransferResponse(BaseModel):
+    transfer_id: str
+    from_org_id: str
+    to_org_id: str
+    credits: int
+    lots_out: dict[str, int]
+    lots_in: dict[str, int]
+    created_at: str
+
+
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")

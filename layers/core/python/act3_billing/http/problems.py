@@ -33,6 +33,17 @@ STATUS_BY_CODE: dict[str, int] = {
     "quote_expired": 410,
     "hold_expired": 410,
     "unsupported_media_type": 415,
+    "last_owner": 409,
+    "member_limit_exceeded": 403,
+    "invite_not_found": 404,
+    "invite_expired": 410,
+    "invite_used": 409,
+    "invite_revoked": 410,
+    "invite_email_mismatch": 403,
+    "email_not_verified": 403,
+    "linkedin_sso_required": 403,
+    "already_member": 409,
+    "same_org": 422,
     "unavailable": 503,
 }
 

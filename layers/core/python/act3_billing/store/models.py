@@ -190,6 +190,7 @@ class HoldItem(_Item):
     created_at = UnicodeAttribute()
     job_id = UnicodeAttribute(null=True)
     actor = UnicodeAttribute(null=True)
+    cycle_id = UnicodeAttribute(null=True)
 
 
 class QuoteItem(_Item):

@@ -8,7 +8,7 @@ a spending transaction checks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from act3_billing.domain.roles import Membership, Role
 from act3_billing.domain.times import iso, parse_iso
 from act3_billing.store.models import InviteItem, MemberItem, OrgItem, UserItem, org_pk
 from act3_billing.store.tx import Tx, TxCancelled
-from act3_billing.store.wallets import membership_from_item, plain
+from act3_billing.store.wallets import Idem, Outcome, add_idem, membership_from_item, plain, replay
 
 ORG_SK = "ORG"
 MAX_ATTEMPTS = 20
@@ -332,8 +332,19 @@ class OrgStore:
     # ---- invites -------------------------------------------------------------------------------
 
     def create_invite(
-        self, org_id: str, *, email: str, role: Role, token: str, invited_by: str, now: datetime
-    ) -> Invite:
+        self,
+        org_id: str,
+        *,
+        email: str,
+        role: Role,
+        token: str,
+        invited_by: str,
+        idem: Idem,
+        answer: Callable[[Invite], dict[str, Any]],
+        now: datetime,
+    ) -> tuple[Invite | None, Outcome]:
+        """The invite and its idempotency record in one transaction. A retry with the same key gets the
+        first answer and no invite (so no second e-mail)."""
         invite = Invite(
             new_id("inv", now),
             org_id,
@@ -345,8 +356,17 @@ class OrgStore:
             now,
             invited_by,
         )
-        self._invite_item(invite).save(InviteItem.pk.does_not_exist())
-        return invite
+        body = answer(invite)
+        tx = Tx(self._connection)
+        tx.put("invite", self._invite_item(invite), InviteItem.pk.does_not_exist())
+        add_idem(tx, org_id, idem, body, now)
+        try:
+            tx.run()
+        except TxCancelled as exc:
+            if "idem" in exc.failed:
+                return None, replay(org_id, idem)
+            raise Conflict("concurrent update; retry") from None
+        return invite, Outcome(body)
 
     def invites(self, org_id: str) -> list[Invite]:
         items = InviteItem.query(org_pk(org_id), InviteItem.sk.startswith("INVITE#"), consistent_read=True)

@@ -39,7 +39,6 @@ from act3_billing.domain.errors import (
     NothingToRefund,
     QuoteExpired,
     QuoteUsed,
-    SpendingNotAllowed,
     WalletMissing,
 )
 from act3_billing.domain.holds import Hold, HoldStatus, slice_draws
@@ -93,7 +92,7 @@ class QuoteRef:
 class _Plan:
     """What one attempt will write, besides the wallet's lot decrements."""
 
-    extra: Callable[[Tx, dict[str, int]], None] = lambda tx, draw: None
+    extra: Callable[[Tx, dict[str, int], Wallet], None] = lambda tx, draw, view: None
     entries: Callable[[dict[str, int]], list[LedgerEntry]] = lambda draw: []
     body: Callable[[dict[str, int]], dict[str, Any]] = lambda draw: {}
     held_delta: int = 0
@@ -284,6 +283,7 @@ def _hold_from_item(item: HoldItem) -> Hold:
         created_at=parse_iso(item.created_at),
         job_id=item.job_id,
         actor=item.actor,
+        cycle_id=item.cycle_id,
     )
 
 
@@ -341,6 +341,40 @@ def _sum_draws(draws: Iterable[tuple[str, int]]) -> dict[str, int]:
     return out
 
 
+def add_idem(tx: Tx, org_id: str, idem: Idem, body: dict[str, Any], now: datetime) -> None:
+    """The idempotency record, written in the same transaction as the change it answers for."""
+    tx.put(
+        "idem",
+        IdempotencyItem(
+            org_pk(org_id),
+            f"IDEM#{idem.key}",
+            operation=idem.operation,
+            fingerprint=idem.fingerprint,
+            response=json.dumps(body, separators=(",", ":")),
+            created_at=iso(now),
+            expires_ttl=now + IDEMPOTENCY_TTL,
+        ),
+        IdempotencyItem.pk.does_not_exist(),
+    )
+
+
+def replay(org_id: str, idem: Idem) -> Outcome:
+    """The first answer to this key; another request under the same key is refused."""
+    item = IdempotencyItem.get(org_pk(org_id), f"IDEM#{idem.key}", consistent_read=True)
+    if item.operation != idem.operation or item.fingerprint != idem.fingerprint:
+        raise IdempotencyKeyReuse(
+            "this Idempotency-Key was already used with a different request", operation=item.operation
+        )
+    return Outcome(json.loads(item.response), replayed=True)
+
+
+def previous(org_id: str, idem: Idem) -> Outcome | None:
+    try:
+        return replay(org_id, idem)
+    except DoesNotExist:
+        return None
+
+
 P = ParamSpec("P")
 _NOT_REPLAYED = frozenset({"idempotency_key_reuse", "unavailable", "conflict"})
 
@@ -359,10 +393,10 @@ def replays(
             idem = kwargs.get("idem")
             if not isinstance(idem, Idem) or refusal.code in _NOT_REPLAYED:
                 raise
-            previous = self._previous(org_id, idem)
-            if previous is None:
+            earlier = previous(org_id, idem)
+            if earlier is None:
                 raise
-            return previous
+            return earlier
 
     return wrapper
 
@@ -480,6 +514,7 @@ class BillingStore:
         cycle_start: datetime,
         cycle_end: datetime,
         now: datetime,
+        generation_enabled: bool = True,
     ) -> Wallet:
         """Creates the org's empty wallet once; a second call changes nothing."""
         item = WalletItem(
@@ -493,7 +528,7 @@ class BillingStore:
             lots={},
             lots_version=0,
             held=0,
-            generation_enabled=True,
+            generation_enabled=generation_enabled,
             monthly_allowance=0,
             created_at=iso(now),
         )
@@ -517,6 +552,7 @@ class BillingStore:
         rollover_cap: int,
         now: datetime,
         plan_id: str | None = None,
+        generation_enabled: bool | None = None,
     ) -> Outcome:
         """The monthly grant of a cycle: rolls the old allowance into the bank, expires dead lots,
         grants the new allowance. Idempotent by the cycle id."""
@@ -555,6 +591,8 @@ class BillingStore:
             ]
             if plan_id:
                 actions.append(WalletItem.plan_id.set(plan_id))
+            if generation_enabled is not None:
+                actions.append(WalletItem.generation_enabled.set(generation_enabled))
             condition = WalletItem.lots_version == wallet.lots_version
             for lot_id, expected in plan.removed_lots.items():
                 actions.append(WalletItem.lots[lot_id].remove())
@@ -567,14 +605,14 @@ class BillingStore:
             }
             tx = Tx(self._connection)
             tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
-            self._add_idem(tx, org_id, idem, body, now)
+            add_idem(tx, org_id, idem, body, now)
             for entry in entries:
                 tx.put("ledger", _ledger_item(entry))
             try:
                 tx.run()
             except TxCancelled as exc:
                 if "idem" in exc.failed:
-                    return self._replay(org_id, idem)
+                    return replay(org_id, idem)
                 self._backoff(exc)
                 continue
             self._cache.drop(org_id)
@@ -612,14 +650,14 @@ class BillingStore:
             [WalletItem.lots[lot.lot_id].set(_lot_to_map(lot)), WalletItem.lots_version.add(1)],
             WalletItem.pk.exists() & WalletItem.lots[lot.lot_id].does_not_exist(),
         )
-        self._add_idem(tx, org_id, idem, body, now)
+        add_idem(tx, org_id, idem, body, now)
         tx.put("ledger", _ledger_item(entry))
         for _ in range(MAX_ATTEMPTS):
             try:
                 tx.run()
             except TxCancelled as exc:
                 if "idem" in exc.failed:
-                    return self._replay(org_id, idem)
+                    return replay(org_id, idem)
                 if "wallet" in exc.failed:
                     self.wallet(org_id)  # raises WalletMissing when there is none
                     raise Conflict(f"lot {lot.lot_id} already exists") from None
@@ -696,7 +734,7 @@ class BillingStore:
                 )
             ]
 
-        def extra(tx: Tx, draw: dict[str, int]) -> None:
+        def extra(tx: Tx, draw: dict[str, int], view: Wallet) -> None:
             if quote is None:
                 return
             tx.update(
@@ -766,7 +804,7 @@ class BillingStore:
                 actor,
             )
 
-        def extra(tx: Tx, draw: dict[str, int]) -> None:
+        def extra(tx: Tx, draw: dict[str, int], view: Wallet) -> None:
             tx.put(
                 "hold",
                 HoldItem(
@@ -783,6 +821,7 @@ class BillingStore:
                     created_at=iso(now),
                     job_id=job_id,
                     actor=actor,
+                    cycle_id=view.cycle_id,
                 ),
                 HoldItem.pk.does_not_exist(),
             )
@@ -825,7 +864,7 @@ class BillingStore:
         hold.require_open(now)
         new_expiry = max(expires_at or hold.expires_at, hold.expires_at)
 
-        def extra(tx: Tx, draw: dict[str, int]) -> None:
+        def extra(tx: Tx, draw: dict[str, int], view: Wallet) -> None:
             tx.update(
                 "hold",
                 HoldItem(org_pk(org_id), f"HOLD#{hold_id}"),
@@ -899,6 +938,7 @@ class BillingStore:
     ) -> Outcome:
         """Capture `capture` credits of a hold; when `final`, release the rest to the lots it came from
         (credits whose lot has expired or gone meanwhile expire, recorded)."""
+        give_back_limit = True
         for _ in range(MAX_ATTEMPTS):
             hold = self.hold(org_id, hold_id)
             if capture:
@@ -1005,26 +1045,51 @@ class BillingStore:
                 "entries": [entry_json(e) for e in entries],
             }
             tx = Tx(self._connection)
-            if check_member:
-                tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", spender_condition())
+            give_back = rest if give_back_limit and hold.actor and hold.cycle_id else 0
+            self._settle_members(tx, org_id, actor, hold, give_back, check_member)
             tx.update("hold", HoldItem(org_pk(org_id), f"HOLD#{hold_id}"), hold_actions, hold_condition)
             tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), wallet_actions, wallet_condition)
-            self._add_idem(tx, org_id, idem, body, now)
+            add_idem(tx, org_id, idem, body, now)
             for entry in entries:
                 tx.put("ledger", _ledger_item(entry))
             try:
                 tx.run()
             except TxCancelled as exc:
                 if "idem" in exc.failed:
-                    return self._replay(org_id, idem)
-                if "member" in exc.failed:
+                    return replay(org_id, idem)
+                if "member" in exc.failed and check_member:
                     self._raise_membership(org_id, actor)
+                if {"member", "give_back"} & exc.failed.keys():
+                    give_back_limit = False  # the holder left or their cycle is gone: nothing to give back
                 self._backoff(exc)
                 continue
             if live:
                 self._cache.drop(org_id)
             return Outcome(body)
         raise Conflict("the hold kept changing; retry")
+
+    @staticmethod
+    def _settle_members(
+        tx: Tx, org_id: str, actor: str, hold: Hold, give_back: int, check_member: bool
+    ) -> None:
+        """Authorize the settling member and give released credits back to the holder's monthly limit
+        (one update when they are the same member: a transaction touches an item once)."""
+        authorize = spender_condition() if check_member else None
+        if give_back and hold.actor and hold.cycle_id:
+            spent = MemberItem.spent[hold.cycle_id]
+            condition: Condition = spent >= give_back
+            if hold.actor == actor and authorize is not None:
+                condition &= authorize
+                authorize = None
+            label = "member" if hold.actor == actor else "give_back"
+            tx.update(
+                label,
+                MemberItem(org_pk(org_id), f"MEMBER#{hold.actor}"),
+                [spent.set(spent - give_back)],
+                condition,
+            )
+        if authorize is not None:
+            tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", authorize)
 
     @replays
     def refund_job(self, org_id: str, *, actor: str, job_id: str, idem: Idem, now: datetime) -> Outcome:
@@ -1099,14 +1164,14 @@ class BillingStore:
             )
             if actions:
                 tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
-            self._add_idem(tx, org_id, idem, body, now)
+            add_idem(tx, org_id, idem, body, now)
             for entry in entries:
                 tx.put("ledger", _ledger_item(entry))
             try:
                 tx.run()
             except TxCancelled as exc:
                 if "idem" in exc.failed:
-                    return self._replay(org_id, idem)
+                    return replay(org_id, idem)
                 if "member" in exc.failed:
                     self._raise_membership(org_id, actor, Permission.REFUND)
                 if "marker" in exc.failed:
@@ -1116,6 +1181,104 @@ class BillingStore:
             self._cache.drop(org_id)
             return Outcome(body)
         raise Conflict("the wallet kept changing; retry")
+
+    @replays
+    def transfer(
+        self, org_id: str, *, to_org_id: str, actor: str, amount: int, idem: Idem, now: datetime
+    ) -> Outcome:
+        """Moves credits to another org in one transaction: the lots leave in spending order and arrive
+        with their expiry (a monthly allowance arrives as a grant expiring when that cycle ends)."""
+        transfer_id = new_id("xfer", now)
+        for _ in range(MAX_ATTEMPTS):
+            source = self.wallet(org_id)
+            self.wallet(to_org_id)  # a clear wallet_not_found when the target has none
+            try:
+                draw = plan_draw(source.lots, amount, now)
+            except InsufficientCredits as exc:
+                exc.extra.setdefault("plan_id", source.plan_id)
+                raise
+            arriving = []
+            for n, (lot_id, credits) in enumerate(draw.items()):
+                lot = source.lots_by_id[lot_id]
+                kind = LotKind.GRANT if lot.kind is LotKind.MONTHLY else lot.kind
+                arriving.append(
+                    Lot(
+                        f"xfer#{transfer_id}#{n}",
+                        kind,
+                        credits,
+                        credits,
+                        now,
+                        lot.expires_at,
+                        f"transferred from {org_id} ({lot.label or lot_id})",
+                    )
+                )
+            out_entry = LedgerEntry(
+                new_id("le", now),
+                org_id,
+                EntryType.TRANSFER_OUT,
+                amount,
+                now,
+                lots={k: -v for k, v in draw.items()},
+                sources=draw,
+                actor=actor,
+                idempotency_key=idem.key,
+                memo=f"transfer {transfer_id} to {to_org_id}",
+            )
+            in_entry = LedgerEntry(
+                new_id("le", now),
+                to_org_id,
+                EntryType.TRANSFER_IN,
+                amount,
+                now,
+                lots={lot.lot_id: lot.remaining for lot in arriving},
+                actor=actor,
+                idempotency_key=idem.key,
+                memo=f"transfer {transfer_id} from {org_id}",
+            )
+            body = {
+                "transfer_id": transfer_id,
+                "from_org_id": org_id,
+                "to_org_id": to_org_id,
+                "credits": amount,
+                "lots_out": draw,
+                "lots_in": {lot.lot_id: lot.remaining for lot in arriving},
+                "created_at": iso(now),
+            }
+            owner = MemberItem.role == Role.OWNER.value
+            tx = Tx(self._connection)
+            tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", owner)
+            tx.check("member_target", MemberItem, org_pk(to_org_id), f"MEMBER#{actor}", owner)
+            tx.update(
+                "wallet",
+                WalletItem(org_pk(org_id), WALLET_SK),
+                *self._draw_update(source, draw, _Plan(), now),
+            )
+            tx.update(
+                "target",
+                WalletItem(org_pk(to_org_id), WALLET_SK),
+                [
+                    *(WalletItem.lots[lot.lot_id].set(_lot_to_map(lot)) for lot in arriving),
+                    WalletItem.lots_version.add(1),
+                ],
+                WalletItem.pk.exists(),
+            )
+            add_idem(tx, org_id, idem, body, now)
+            tx.put("ledger", _ledger_item(out_entry))
+            tx.put("ledger", _ledger_item(in_entry))
+            try:
+                tx.run()
+            except TxCancelled as exc:
+                if "idem" in exc.failed:
+                    return replay(org_id, idem)
+                for label, org in (("member", org_id), ("member_target", to_org_id)):
+                    if label in exc.failed:
+                        self._raise_membership(org, actor, Permission.TRANSFER)
+                self._backoff(exc)
+                continue
+            self._cache.drop(org_id)
+            self._cache.drop(to_org_id)
+            return Outcome(body)
+        raise Conflict("the wallets kept changing; retry with the same Idempotency-Key")
 
     # ---- internals -------------------------------------------------------------------------------
 
@@ -1148,15 +1311,15 @@ class BillingStore:
             )
             self._member_spend(tx, org_id, actor, amount, view.cycle_id)
             body = plan.body(draw)
-            self._add_idem(tx, org_id, idem, body, now)
+            add_idem(tx, org_id, idem, body, now)
             for entry in plan.entries(draw):
                 tx.put("ledger", _ledger_item(entry))
-            plan.extra(tx, draw)
+            plan.extra(tx, draw, view)
             try:
                 tx.run()
             except TxCancelled as exc:
                 if "idem" in exc.failed:
-                    return self._replay(org_id, idem)
+                    return replay(org_id, idem)
                 if "member" in exc.failed:
                     self._member_refused(org_id, actor, amount, view.cycle_id)
                 plan.classify(exc.failed)
@@ -1239,42 +1402,11 @@ class BillingStore:
             actions.append(WalletItem.held.add(plan.held_delta))
         return actions, condition
 
-    def _add_idem(self, tx: Tx, org_id: str, idem: Idem, body: dict[str, Any], now: datetime) -> None:
-        tx.put(
-            "idem",
-            IdempotencyItem(
-                org_pk(org_id),
-                f"IDEM#{idem.key}",
-                operation=idem.operation,
-                fingerprint=idem.fingerprint,
-                response=json.dumps(body, separators=(",", ":")),
-                created_at=iso(now),
-                expires_ttl=now + IDEMPOTENCY_TTL,
-            ),
-            IdempotencyItem.pk.does_not_exist(),
-        )
-
-    def _previous(self, org_id: str, idem: Idem) -> Outcome | None:
-        try:
-            return self._replay(org_id, idem)
-        except DoesNotExist:
-            return None
-
-    def _replay(self, org_id: str, idem: Idem) -> Outcome:
-        item = IdempotencyItem.get(org_pk(org_id), f"IDEM#{idem.key}", consistent_read=True)
-        if item.operation != idem.operation or item.fingerprint != idem.fingerprint:
-            raise IdempotencyKeyReuse(
-                "this Idempotency-Key was already used with a different request", operation=item.operation
-            )
-        return Outcome(json.loads(item.response), replayed=True)
-
     def _raise_membership(self, org_id: str, actor: str, permission: Permission = Permission.SPEND) -> None:
         member = self.membership(org_id, actor)
         if member is None:
             raise NotFound(f"organization {org_id} not found")
-        member.require(permission)
-        if not member.may_spend:
-            raise SpendingNotAllowed("shared credits are disabled for this member")
+        member.require(permission)  # checks the shared-credit toggle too when spending
         raise ForbiddenRole(f"role '{member.role}' may not do this")
 
     @staticmethod

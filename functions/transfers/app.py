@@ -1,0 +1,36 @@
+"""POST /orgs/{org_id}/transfers — an owner of both orgs moves credits between them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from act3_billing import organizations, runtime, services
+from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing.http.models import TransferRequest, TransferResponse
+from act3_billing.observability import logger, metrics
+
+app = make_resolver()
+
+
+@app.post("/orgs/<org_id>/transfers")
+def create_transfer(
+    org_id: str,
+    request: TransferRequest,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key")] = None,
+) -> Response[TransferResponse]:
+    ctx = services.context(runtime.store(), caller(app), runtime.now())
+    result = organizations.transfer(ctx, org_id, request, idempotency_key)
+    if not result.replayed:
+        metrics.add_metric(name="CreditsTransferred", unit=MetricUnit.Count, value=result.body["credits"])
+    return outcome(result.body, result.replayed)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
