@@ -376,7 +376,18 @@ def previous(org_id: str, idem: Idem) -> Outcome | None:
 
 
 P = ParamSpec("P")
-_NOT_REPLAYED = frozenset({"idempotency_key_reuse", "unavailable", "conflict"})
+# Refusals that never fall back to an earlier answer: authorization ones (a stranger must not learn
+# whether a key was used in an org) and those that are about the key or the database itself.
+_NOT_REPLAYED = frozenset(
+    {
+        "idempotency_key_reuse",
+        "unavailable",
+        "conflict",
+        "not_found",
+        "forbidden_role",
+        "shared_credits_disabled",
+    }
+)
 
 
 def replays(
