@@ -216,3 +216,40 @@ def test_a_body_that_is_not_declared_json_is_415(store: BillingStore) -> None:
     reply = invoke("holds", event)
     assert (reply.status, reply.code) == (415, "unsupported_media_type")
     assert store.wallet(org.org_id).held == 0
+
+
+def test_a_stranger_cannot_probe_whether_a_key_was_used_in_another_org(store: BillingStore) -> None:
+    org, other = new_org(store), new_org(store)
+    body = {"job_id": "j", "usage": GOOD_USAGE}
+    used = invoke(
+        "debits",
+        http_event(
+            "debit_create",
+            org_id=org.org_id,
+            user=org.creator,
+            body=body,
+            headers={"idempotency-key": "known-key"},
+        ),
+    )
+    assert used.status == 201
+    probe = invoke(
+        "debits",
+        http_event(
+            "debit_create",
+            org_id=org.org_id,
+            user=other.owner,
+            body=body,
+            headers={"idempotency-key": "known-key"},
+        ),
+    )
+    fresh = invoke(
+        "debits",
+        http_event(
+            "debit_create",
+            org_id=org.org_id,
+            user=other.owner,
+            body=body,
+            headers={"idempotency-key": "never-used"},
+        ),
+    )
+    assert (probe.status, probe.code) == (fresh.status, fresh.code) == (404, "not_found")
