@@ -30,7 +30,6 @@ from act3_billing.domain.errors import (
     AlreadyRefunded,
     Conflict,
     DomainError,
-    ForbiddenRole,
     GenerationDisabled,
     HoldNotOpen,
     IdempotencyKeyReuse,
@@ -1066,10 +1065,10 @@ class BillingStore:
             try:
                 tx.run()
             except TxCancelled as exc:
+                if "member" in exc.failed and check_member:
+                    self._check_membership(org_id, actor)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
-                if "member" in exc.failed and check_member:
-                    self._raise_membership(org_id, actor)
                 if {"member", "give_back"} & exc.failed.keys():
                     give_back_limit = False  # the holder left or their cycle is gone: nothing to give back
                 self._backoff(exc)
@@ -1181,10 +1180,10 @@ class BillingStore:
             try:
                 tx.run()
             except TxCancelled as exc:
+                if "member" in exc.failed:
+                    self._check_membership(org_id, actor, Permission.REFUND)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
-                if "member" in exc.failed:
-                    self._raise_membership(org_id, actor, Permission.REFUND)
                 if "marker" in exc.failed:
                     raise AlreadyRefunded(f"job {job_id} was already refunded") from None
                 self._backoff(exc)
@@ -1279,11 +1278,11 @@ class BillingStore:
             try:
                 tx.run()
             except TxCancelled as exc:
-                if "idem" in exc.failed:
-                    return replay(org_id, idem)
                 for label, org in (("member", org_id), ("member_target", to_org_id)):
                     if label in exc.failed:
-                        self._raise_membership(org, actor, Permission.TRANSFER)
+                        self._check_membership(org, actor, Permission.TRANSFER)
+                if "idem" in exc.failed:
+                    return replay(org_id, idem)
                 self._backoff(exc)
                 continue
             self._cache.drop(org_id)
@@ -1329,10 +1328,11 @@ class BillingStore:
             try:
                 tx.run()
             except TxCancelled as exc:
-                if "idem" in exc.failed:
-                    return replay(org_id, idem)
+                # Authorization first: a stranger's request never gets another caller's answer.
                 if "member" in exc.failed:
                     self._member_refused(org_id, actor, amount, view.cycle_id)
+                if "idem" in exc.failed:
+                    return replay(org_id, idem)
                 plan.classify(exc.failed)
                 if "wallet" in exc.failed:
                     view, fresh = self.wallet(org_id), True
@@ -1413,12 +1413,13 @@ class BillingStore:
             actions.append(WalletItem.held.add(plan.held_delta))
         return actions, condition
 
-    def _raise_membership(self, org_id: str, actor: str, permission: Permission = Permission.SPEND) -> None:
+    def _check_membership(self, org_id: str, actor: str, permission: Permission = Permission.SPEND) -> None:
+        """After a failed member condition: raises when the actor may not do this, returns when a
+        race (or another condition on the same item) was to blame."""
         member = self.membership(org_id, actor)
         if member is None:
             raise NotFound(f"organization {org_id} not found")
         member.require(permission)  # checks the shared-credit toggle too when spending
-        raise ForbiddenRole(f"role '{member.role}' may not do this")
 
     @staticmethod
     def _backoff(exc: TxCancelled) -> None:
