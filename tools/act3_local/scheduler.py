@@ -40,6 +40,8 @@ def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) 
         part = item
         if "/" in item:
             part, step_text = item.split("/", 1)
+            if not step_text.isdigit() or int(step_text) < 1:
+                raise ScheduleError(f"cron step {step_text!r} in {text!r} must be a positive number")
             step = int(step_text)
         if part in ("*", ""):
             start, end = low, high
@@ -48,7 +50,7 @@ def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) 
             start, end = _value(a, names), _value(b, names)
         else:
             start = _value(part, names)
-            end = high if "/" in text else start
+            end = high if "/" in item else start
         if start < low or end > high:
             raise ScheduleError(f"cron field {text!r} out of range {low}-{high}")
         values.update(range(start, end + 1, step))
@@ -111,6 +113,8 @@ class Timing:
         self.cron: Cron | None = None
         if rate:
             amount, unit = int(rate.group(1)), rate.group(2).lower().rstrip("s")
+            if amount < 1:
+                raise ScheduleError(f"{expression!r}: a rate must be positive")
             self.interval = timedelta(**{f"{unit}s": amount})
         elif cron:
             self.cron = Cron(cron.group(1))
