@@ -227,7 +227,7 @@ def test_refund_reverses_a_job_once(store: BillingStore) -> None:
         http_event(
             "refund_create",
             org_id=org.org_id,
-            user=org.creator,
+            user=org.owner,
             body={"job_id": "failed-job"},
             headers={"idempotency-key": "r1"},
         ),
@@ -238,7 +238,7 @@ def test_refund_reverses_a_job_once(store: BillingStore) -> None:
         http_event(
             "refund_create",
             org_id=org.org_id,
-            user=org.creator,
+            user=org.owner,
             body={"job_id": "failed-job"},
             headers={"idempotency-key": "r2"},
         ),
@@ -249,13 +249,150 @@ def test_refund_reverses_a_job_once(store: BillingStore) -> None:
         http_event(
             "refund_create",
             org_id=org.org_id,
-            user=org.creator,
+            user=org.owner,
             body={"job_id": "never-ran"},
             headers={"idempotency-key": "r3"},
         ),
     )
     assert (unknown.status, unknown.code) == (404, "nothing_to_refund")
     assert store.wallet(org.org_id).total() == 33_000
+    by_creator = invoke(
+        "refunds",
+        http_event(
+            "refund_create",
+            org_id=org.org_id,
+            user=org.creator,
+            body={"job_id": "failed-job"},
+            headers={"idempotency-key": "r4"},
+        ),
+    )
+    assert (by_creator.status, by_creator.code) == (403, "forbidden_role")
+    recharge = invoke(
+        "debits",
+        http_event(
+            "debit_create",
+            org_id=org.org_id,
+            user=org.creator,
+            body={"job_id": "failed-job", "usage": {"shots": {"Q1": 1}}},
+            headers={"idempotency-key": "again"},
+        ),
+    )
+    assert (recharge.status, recharge.code) == (409, "already_refunded")
+    assert store.reconcile(org.org_id).ok
+
+
+def test_a_refund_covers_debits_and_captures_of_the_job_read_consistently(store: BillingStore) -> None:
+    org = new_org(store)
+    invoke(
+        "debits",
+        http_event(
+            "debit_create",
+            org_id=org.org_id,
+            user=org.creator,
+            body={"job_id": "film", "usage": {"shots": {"Q1": 1}}},
+            headers={"idempotency-key": "a"},
+        ),
+    )
+    hold = invoke(
+        "holds",
+        http_event(
+            "hold_create",
+            org_id=org.org_id,
+            user=org.creator,
+            body={"job_id": "film", "credits": 500},
+            headers={"idempotency-key": "b"},
+        ),
+    )
+    invoke(
+        "holds",
+        http_event(
+            "hold_capture",
+            org_id=org.org_id,
+            hold_id=hold.body["hold_id"],
+            user=org.creator,
+            body={"credits": 300, "final": True},
+            headers={"idempotency-key": "c"},
+        ),
+    )
+    refund = invoke(
+        "refunds",
+        http_event(
+            "refund_create",
+            org_id=org.org_id,
+            user=org.owner,
+            body={"job_id": "film"},
+            headers={"idempotency-key": "d"},
+        ),
+    )
+    assert (refund.status, refund.body["refunded"]) == (201, 380)
+    assert store.wallet(org.org_id).total() == 33_000
+    assert store.reconcile(org.org_id).ok
+
+
+def test_a_quote_backs_one_hold_or_one_debit_not_both(store: BillingStore) -> None:
+    org = new_org(store)
+    quote = invoke(
+        "quotes",
+        http_event("quote_create", org_id=org.org_id, user=org.creator, body={"usage": {"shots": {"Q2": 1}}}),
+    )
+    held = invoke(
+        "holds",
+        http_event(
+            "hold_create",
+            org_id=org.org_id,
+            user=org.creator,
+            body={"quote_id": quote.body["quote_id"]},
+            headers={"idempotency-key": "h"},
+        ),
+    )
+    assert (held.status, held.body["amount"]) == (201, 200)
+    debit = invoke(
+        "debits",
+        http_event(
+            "debit_create",
+            org_id=org.org_id,
+            user=org.creator,
+            body={"job_id": "x", "quote_id": quote.body["quote_id"]},
+            headers={"idempotency-key": "d"},
+        ),
+    )
+    assert (debit.status, debit.code) == (409, "quote_used")
+
+
+def test_extending_only_the_expiry_moves_no_credits(store: BillingStore, clock: MovableClock) -> None:
+    org = new_org(store)
+    hold = invoke(
+        "holds",
+        http_event(
+            "hold_create",
+            org_id=org.org_id,
+            user=org.creator,
+            body={"credits": 100, "expires_in_seconds": 3600},
+        ),
+    )
+    later = invoke(
+        "holds",
+        http_event(
+            "hold_extend",
+            org_id=org.org_id,
+            hold_id=hold.body["hold_id"],
+            user=org.creator,
+            body={"expires_in_seconds": 7 * 86400},
+        ),
+    )
+    assert (later.status, later.body["amount"]) == (200, 100)
+    clock.advance(hours=2)
+    cap = invoke(
+        "holds",
+        http_event(
+            "hold_capture",
+            org_id=org.org_id,
+            hold_id=hold.body["hold_id"],
+            user=org.creator,
+            body={"credits": 100, "final": True},
+        ),
+    )
+    assert cap.status == 200
     assert store.reconcile(org.org_id).ok
 
 

@@ -88,3 +88,45 @@ def test_new_cycle_banks_the_old_allowance_up_to_the_cap_and_forfeits_the_rest()
 
 def test_add_months_clamps_to_the_end_of_short_months() -> None:
     assert add_months(datetime(2026, 8, 31, tzinfo=UTC), 6) == datetime(2027, 2, 28, tzinfo=UTC)
+
+
+def test_a_downgrade_cuts_the_bank_to_the_new_cap_soonest_expiring_first() -> None:
+    # Given a studio-sized bank and a downgrade to starter (cap 1,600)
+    old = wallet(
+        [
+            Lot("monthly#c1", LotKind.MONTHLY, 100, 120_000, NOW, NOW + timedelta(days=16)),
+            Lot("bank#old", LotKind.BANK, 1_000, 1_000, NOW, NOW + timedelta(days=40)),
+            Lot("bank#new", LotKind.BANK, 2_000, 2_000, NOW, NOW + timedelta(days=150)),
+        ]
+    )
+    plan = plan_new_cycle(
+        old,
+        cycle_id="c2",
+        cycle_start=NOW + timedelta(days=16),
+        cycle_end=NOW + timedelta(days=46),
+        allowance=800,
+        rollover_cap=1_600,
+        now=NOW + timedelta(days=16),
+    )
+    # Then nothing new is banked, the oldest bank lot goes first, and the forfeit is recorded
+    assert not [lot for lot in plan.new_lots if lot.kind is LotKind.BANK]
+    assert plan.cut_lots == {"bank#old": (1_000, 0), "bank#new": (2_000, 1_600)}
+    forfeit = next(e for e in plan.entries if e.type is EntryType.FORFEIT)
+    assert forfeit.amount == 100 + 1_000 + 400
+    assert forfeit.lots == {"monthly#c1": -100, "bank#old": -1_000, "bank#new": -400}
+
+
+def test_many_expired_lots_make_one_entry_and_empty_lots_are_dropped() -> None:
+    lots = [Lot(f"grant#{n}", LotKind.GRANT, 5, 5, NOW, NOW - timedelta(days=1)) for n in range(150)]
+    lots.append(Lot("pack#empty", LotKind.PACK, 0, 1_000, NOW))
+    plan = plan_new_cycle(
+        wallet(lots),
+        cycle_id="c1",
+        cycle_start=NOW,
+        cycle_end=NOW + timedelta(days=30),
+        allowance=0,
+        rollover_cap=0,
+        now=NOW,
+    )
+    assert [(e.type, e.amount) for e in plan.entries] == [(EntryType.EXPIRE, 750)]
+    assert len(plan.removed_lots) == 151 and plan.removed_lots["pack#empty"] == 0

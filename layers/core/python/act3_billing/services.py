@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from act3_billing.domain.errors import InsufficientCredits, NotFound, QuoteExpired, ValidationFailed
+from act3_billing.domain.errors import InsufficientCredits, NotFound, ValidationFailed
 from act3_billing.domain.holds import DEFAULT_HOLD_TTL
 from act3_billing.domain.ids import new_id
 from act3_billing.domain.lots import LotKind, Wallet
@@ -20,7 +20,7 @@ from act3_billing.domain.options import OutOfCreditOptions, out_of_credit_option
 from act3_billing.domain.plans import Catalog, default_catalog
 from act3_billing.domain.ratecard import Price, RateCard, Usage, load_rate_card
 from act3_billing.domain.roles import Permission
-from act3_billing.domain.times import iso, parse_iso
+from act3_billing.domain.times import iso
 from act3_billing.http import models as m
 from act3_billing.http.caller import Caller
 
@@ -302,21 +302,19 @@ def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -
         raise with_options(ctx, exc) from None
 
 
-def _hold_amount(ctx: Context, org_id: str, request: m.HoldRequest) -> int:
-    if request.credits is not None:
-        return request.credits
-    if request.usage is not None:
-        return price(ctx, request.usage).credits
-    assert request.quote_id is not None
-    item = ctx.store.quote(org_id, request.quote_id)
-    if parse_iso(item.expires_at) <= ctx.now:
-        raise QuoteExpired(f"quote {request.quote_id} expired at {item.expires_at}")
-    return int(item.credits)
-
-
 def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | None) -> Outcome:
+    from act3_billing.store.wallets import QuoteRef
+
     token = idem(key, "hold", ctx.caller, request.model_dump(mode="json"))
-    amount = _hold_amount(ctx, org_id, request)
+    quote_ref: QuoteRef | None = None
+    if request.credits is not None:
+        amount = request.credits
+    elif request.usage is not None:
+        amount = price(ctx, request.usage).credits
+    else:
+        assert request.quote_id is not None  # the model guarantees one of the three
+        amount = quoted_credits(request.quote_id)
+        quote_ref = QuoteRef(request.quote_id, amount)
     ttl = timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else DEFAULT_HOLD_TTL
     try:
         return ctx.store.place_hold(
@@ -327,6 +325,8 @@ def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | Non
             expires_at=ctx.now + ttl,
             idem=token,
             now=ctx.now,
+            quote=quote_ref,
+            rate_card_version=ctx.rate_card.version,
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None

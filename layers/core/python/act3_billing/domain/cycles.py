@@ -32,6 +32,7 @@ class PlannedEntry:
 class CyclePlan:
     new_lots: list[Lot] = field(default_factory=list)
     removed_lots: dict[str, int] = field(default_factory=dict)  # lot id -> remaining it must still have
+    cut_lots: dict[str, tuple[int, int]] = field(default_factory=dict)  # lot id -> (remaining now, after)
     entries: list[PlannedEntry] = field(default_factory=list)
 
 
@@ -46,32 +47,52 @@ def plan_new_cycle(
     now: datetime,
 ) -> CyclePlan:
     plan = CyclePlan()
-    # Bank lots whose life is over leave first, so they don't count against the cap.
-    for lot in wallet.lots:
-        if lot.kind is not LotKind.MONTHLY and not lot.live_at(now):
-            plan.removed_lots[lot.lot_id] = lot.remaining
-            if lot.remaining:
-                plan.entries.append(
-                    PlannedEntry(
-                        EntryType.EXPIRE,
-                        lot.remaining,
-                        {lot.lot_id: -lot.remaining},
-                        f"{lot.kind} lot expired",
-                    )
-                )
+    # Lots whose life is over leave (one entry for all of them); emptied lots are dropped.
+    expired = {
+        lot.lot_id: lot.remaining
+        for lot in wallet.lots
+        if lot.kind is not LotKind.MONTHLY and not lot.live_at(now)
+    }
+    plan.removed_lots.update(expired)
+    if sum(expired.values()):
+        plan.entries.append(
+            PlannedEntry(
+                EntryType.EXPIRE,
+                sum(expired.values()),
+                {k: -v for k, v in expired.items() if v},
+                f"{len(expired)} lot(s) expired",
+            )
+        )
+    plan.removed_lots.update(
+        {
+            lot.lot_id: 0
+            for lot in wallet.lots
+            if lot.kind is not LotKind.MONTHLY and lot.remaining == 0 and lot.lot_id not in expired
+        }
+    )
     old = wallet.current_monthly()
     if old is not None and old.lot_id != monthly_lot_id(cycle_id):
         plan.removed_lots[old.lot_id] = old.remaining
-        bank_total = sum(
-            lot.remaining
-            for lot in wallet.lots
-            if lot.kind is LotKind.BANK and lot.lot_id not in plan.removed_lots
-        )
-        room = max(0, rollover_cap - bank_total)
-        banked = min(old.remaining, room)
-        forfeited = old.remaining - banked
+        bank = [
+            lot for lot in wallet.lots if lot.kind is LotKind.BANK and lot.lot_id not in plan.removed_lots
+        ]
+        bank_total = sum(lot.remaining for lot in bank)
+        # The new bank lot is cut to fit the cap; a bank already over it (after a downgrade) is cut
+        # too, its soonest-expiring credits first.
+        banked = min(old.remaining, max(0, rollover_cap - bank_total))
+        forfeit: dict[str, int] = {}
+        if old.remaining - banked:
+            forfeit[old.lot_id] = -(old.remaining - banked)
+        over = bank_total - rollover_cap
+        for lot in sorted(bank, key=Lot.spend_key):
+            if over <= 0:
+                break
+            cut = min(over, lot.remaining)
+            plan.cut_lots[lot.lot_id] = (lot.remaining, lot.remaining - cut)
+            forfeit[lot.lot_id] = -cut
+            over -= cut
         if banked:
-            bank = Lot(
+            new_bank = Lot(
                 lot_id=bank_lot_id(wallet.cycle_id),
                 kind=LotKind.BANK,
                 remaining=banked,
@@ -80,18 +101,18 @@ def plan_new_cycle(
                 expires_at=add_months(wallet.cycle_end, BANK_LIFETIME_CYCLES),
                 label=f"rolled over from cycle {wallet.cycle_id}",
             )
-            plan.new_lots.append(bank)
+            plan.new_lots.append(new_bank)
             plan.entries.append(
                 PlannedEntry(
-                    EntryType.ROLLOVER, banked, {old.lot_id: -banked, bank.lot_id: banked}, bank.label
+                    EntryType.ROLLOVER, banked, {old.lot_id: -banked, new_bank.lot_id: banked}, new_bank.label
                 )
             )
-        if forfeited:
+        if forfeit:
             plan.entries.append(
                 PlannedEntry(
                     EntryType.FORFEIT,
-                    forfeited,
-                    {old.lot_id: -forfeited},
+                    -sum(forfeit.values()),
+                    forfeit,
                     f"over the rollover cap of {rollover_cap}",
                 )
             )

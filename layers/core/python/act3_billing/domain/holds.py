@@ -69,7 +69,3 @@ def slice_draws(draws: Sequence[tuple[str, int]], start: int, end: int) -> dict[
             out[lot_id] = out.get(lot_id, 0) + hi - lo
         offset += amount
     return out
-
-
-def merge_draws(draws: Sequence[tuple[str, int]], more: dict[str, int]) -> tuple[tuple[str, int], ...]:
-    return (*draws, *more.items())

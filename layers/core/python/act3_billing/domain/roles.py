@@ -29,11 +29,14 @@ _READ = frozenset({Permission.READ_METERS, Permission.READ_LEDGER, Permission.RE
 RIGHTS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.BILLING: _READ,
-    Role.CREATOR: _READ | {Permission.SPEND, Permission.REFUND},
+    # Refunds are the owners' (a creator refunding their own finished job would generate for free).
+    Role.CREATOR: _READ | {Permission.SPEND},
     Role.VIEWER: _READ,
 }
 
-SPENDING_ROLES = tuple(role for role, rights in RIGHTS.items() if Permission.SPEND in rights)
+
+def roles_with(permission: Permission) -> tuple[Role, ...]:
+    return tuple(role for role, rights in RIGHTS.items() if permission in rights)
 
 
 @dataclass(frozen=True)

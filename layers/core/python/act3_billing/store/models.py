@@ -3,14 +3,13 @@
 | item        | pk           | sk                      |
 | ----------- | ------------ | ----------------------- |
 | wallet      | ORG#{org}    | WALLET                  |
-| member      | ORG#{org}    | MEMBER#{user}           |
+| member      | ORG#{org}    | MEMBER#{user}           |  gsi1: USER#{user} / ORG#{org}
 | ledger      | ORG#{org}    | LEDGER#{time}#{entry}   |  gsi1: ORG#{org}#JOB#{job} / sk
 | idempotency | ORG#{org}    | IDEM#{key}              |
 | hold        | ORG#{org}    | HOLD#{hold}             |
 | quote       | ORG#{org}    | QUOTE#{quote}           |
-| refund mark | ORG#{org}    | REFUND#{job}            |
+| job charges | ORG#{org}    | JOB#{job}               |
 | org         | ORG#{org}    | ORG                     |
-| member      | ORG#{org}    | MEMBER#{user}           |  gsi1: USER#{user} / ORG#{org}
 | invite      | ORG#{org}    | INVITE#{invite}         |  gsi1: INVITE#{hash of token} / ORG#{org}#{invite}
 | user        | USER#{user}  | PROFILE                 |
 """
@@ -206,9 +205,12 @@ class QuoteItem(_Item):
     expires_ttl = TTLAttribute(null=True)
 
 
-class MarkerItem(_Item):
-    created_at = UnicodeAttribute()
-    ref = UnicodeAttribute(null=True)
+class JobItem(_Item):
+    """What a job was charged, lot by lot, appended in the same transaction as each debit or capture,
+    so a refund reads it consistently (the job index of the ledger may lag)."""
+
+    charges = ListAttribute[MapAttribute[str, Any]](of=MapAttribute, default=list)
+    refunded_by = UnicodeAttribute(null=True)
 
 
 MODELS: tuple[type[_Item], ...] = (
@@ -218,7 +220,7 @@ MODELS: tuple[type[_Item], ...] = (
     IdempotencyItem,
     HoldItem,
     QuoteItem,
-    MarkerItem,
+    JobItem,
 )
 
 

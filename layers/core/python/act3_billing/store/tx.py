@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 from act3_billing.domain.errors import Unavailable
 
 _ORDER = ("check", "delete", "put", "update")
+_RETRYABLE = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 class TxCancelled(Exception):
@@ -74,12 +75,19 @@ class Tx:
                 if exc.cause_response_code in {"TransactionConflictException", "ThrottlingException"}:
                     raise TxCancelled({}, conflict=True) from exc
                 raise Unavailable(f"DynamoDB refused the transaction: {exc.cause_response_code}") from exc
-            failed = {
+            codes = {
                 labels[i]: r.code
                 for i, r in enumerate(reasons)
-                if r is not None and r.code == "ConditionalCheckFailed"
+                if r is not None and r.code not in (None, "None")
             }
-            conflict = any(
-                r is not None and r.code in {"TransactionConflict", "ThrottlingError"} for r in reasons
-            )
+            failed = {label: code for label, code in codes.items() if code == "ConditionalCheckFailed"}
+            conflict = any(code in _RETRYABLE for code in codes.values())
+            unexpected = {
+                label: code
+                for label, code in codes.items()
+                if code != "ConditionalCheckFailed" and code not in _RETRYABLE
+            }
+            if unexpected:
+                # e.g. ValidationError (an item grown too large): retrying cannot help.
+                raise Unavailable(f"DynamoDB refused the transaction: {unexpected}") from exc
             raise TxCancelled(failed, conflict) from exc

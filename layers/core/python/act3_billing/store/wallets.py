@@ -22,7 +22,7 @@ from typing import Any, Concatenate, ParamSpec
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 
 from act3_billing.domain.cycles import plan_new_cycle
@@ -45,14 +45,14 @@ from act3_billing.domain.ids import new_id
 from act3_billing.domain.ledger import EntryType, LedgerEntry, Reconciliation, reconcile
 from act3_billing.domain.lots import Lot, LotKind, Wallet, plan_draw
 from act3_billing.domain.orgs import MemberLimitExceeded
-from act3_billing.domain.roles import RIGHTS, Membership, Permission, Role
+from act3_billing.domain.roles import Membership, Permission, Role, roles_with
 from act3_billing.domain.times import iso, parse_iso
 from act3_billing.store.models import (
     WALLET_SK,
     HoldItem,
     IdempotencyItem,
+    JobItem,
     LedgerItem,
-    MarkerItem,
     MemberItem,
     QuoteItem,
     WalletItem,
@@ -100,7 +100,7 @@ class _Plan:
 
 def spender_condition() -> Condition:
     """The domain's membership rule (a role that may spend, shared credits on) as a DynamoDB condition."""
-    spending_roles = [r.value for r, rights in RIGHTS.items() if Permission.SPEND in rights]
+    spending_roles = [role.value for role in roles_with(Permission.SPEND)]
     condition: Condition = MemberItem.role.is_in(*spending_roles) & (MemberItem.may_spend == True)  # noqa: E712
     return condition
 
@@ -607,6 +607,9 @@ class BillingStore:
             for lot_id, expected in plan.removed_lots.items():
                 actions.append(WalletItem.lots[lot_id].remove())
                 condition &= WalletItem.lots[lot_id]["remaining"] == expected
+            for lot_id, (expected, after) in plan.cut_lots.items():
+                actions.append(WalletItem.lots[lot_id]["remaining"].set(after))
+                condition &= WalletItem.lots[lot_id]["remaining"] == expected
             for lot in plan.new_lots:
                 actions.append(WalletItem.lots[lot.lot_id].set(_lot_to_map(lot)))
             body = {
@@ -745,29 +748,15 @@ class BillingStore:
             ]
 
         def extra(tx: Tx, draw: dict[str, int], view: Wallet) -> None:
-            if quote is None:
-                return
-            tx.update(
-                "quote",
-                QuoteItem(org_pk(org_id), f"QUOTE#{quote.quote_id}"),
-                [QuoteItem.used_by.set(idem.key)],
-                QuoteItem.pk.exists()
-                & (QuoteItem.credits == quote.credits)
-                & (QuoteItem.rate_card_version == rate_card_version)
-                & (QuoteItem.expires_at > iso(now))
-                & QuoteItem.used_by.does_not_exist(),
-            )
+            self._charge_job(tx, org_id, job_id, draw)
+            if quote is not None:
+                self._use_quote(tx, org_id, quote, idem, rate_card_version, now)
 
         def classify(failed: dict[str, str]) -> None:
             if "quote" in failed and quote is not None:
-                item = self.quote(org_id, quote.quote_id)
-                if int(item.credits) != quote.credits:
-                    raise NotFound(f"quote {quote.quote_id} not found")
-                if item.used_by:
-                    raise QuoteUsed(f"quote {quote.quote_id} was already used")
-                if item.rate_card_version != rate_card_version:
-                    raise QuoteExpired(f"the rate card changed since quote {quote.quote_id}; quote again")
-                raise QuoteExpired(f"quote {quote.quote_id} expired at {item.expires_at}")
+                self._quote_refused(org_id, quote, rate_card_version)
+            if "job" in failed:
+                raise AlreadyRefunded(f"job {job_id} was refunded; charge it under a new job id")
 
         plan = _Plan(
             extra=extra,
@@ -796,6 +785,8 @@ class BillingStore:
         expires_at: datetime,
         idem: Idem,
         now: datetime,
+        quote: QuoteRef | None = None,
+        rate_card_version: str | None = None,
     ) -> Outcome:
         hold_id = new_id("hold", now)
 
@@ -835,9 +826,16 @@ class BillingStore:
                 ),
                 HoldItem.pk.does_not_exist(),
             )
+            if quote is not None:
+                self._use_quote(tx, org_id, quote, idem, rate_card_version or "", now)
+
+        def classify(failed: dict[str, str]) -> None:
+            if "quote" in failed and quote is not None:
+                self._quote_refused(org_id, quote, rate_card_version or "")
 
         plan = _Plan(
             extra=extra,
+            classify=classify,
             held_delta=amount,
             entries=lambda draw: [
                 LedgerEntry(
@@ -873,6 +871,10 @@ class BillingStore:
         hold = self.hold(org_id, hold_id)
         hold.require_open(now)
         new_expiry = max(expires_at or hold.expires_at, hold.expires_at)
+        if not more:
+            return self._extend_expiry(
+                org_id, actor=actor, hold=hold, expires_at=new_expiry, idem=idem, now=now
+            )
 
         def extra(tx: Tx, draw: dict[str, int], view: Wallet) -> None:
             tx.update(
@@ -932,6 +934,46 @@ class BillingStore:
             body=body,
         )
         return self._spend(org_id, actor=actor, amount=more, idem=idem, now=now, plan=plan)
+
+    def _extend_expiry(
+        self, org_id: str, *, actor: str, hold: Hold, expires_at: datetime, idem: Idem, now: datetime
+    ) -> Outcome:
+        """A later expiry and no more credits: nothing moves, so no wallet and no ledger entry."""
+        extended = Hold(
+            hold.hold_id,
+            org_id,
+            hold.amount,
+            hold.captured,
+            hold.released,
+            hold.draws,
+            hold.status,
+            expires_at,
+            hold.created_at,
+            hold.job_id,
+            hold.actor,
+            hold.cycle_id,
+        )
+        body = hold_json(extended)
+        tx = Tx(self._connection)
+        tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", spender_condition())
+        tx.update(
+            "hold",
+            HoldItem(org_pk(org_id), f"HOLD#{hold.hold_id}"),
+            [HoldItem.expires_at.set(iso(expires_at))],
+            (HoldItem.status == HoldStatus.OPEN.value) & (HoldItem.expires_at > iso(now)),
+        )
+        add_idem(tx, org_id, idem, body, now)
+        try:
+            tx.run()
+        except TxCancelled as exc:
+            if "member" in exc.failed:
+                self._check_membership(org_id, actor)
+            if "idem" in exc.failed:
+                return replay(org_id, idem)
+            if "hold" in exc.failed:
+                self.hold(org_id, hold.hold_id).require_open(now)
+            raise Conflict("the hold changed; retry with the same Idempotency-Key") from None
+        return Outcome(body)
 
     @replays
     def settle_hold(
@@ -1059,6 +1101,8 @@ class BillingStore:
             self._settle_members(tx, org_id, actor, hold, give_back, check_member)
             tx.update("hold", HoldItem(org_pk(org_id), f"HOLD#{hold_id}"), hold_actions, hold_condition)
             tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), wallet_actions, wallet_condition)
+            if capture and hold.job_id:
+                self._charge_job(tx, org_id, hold.job_id, captured_slice)
             add_idem(tx, org_id, idem, body, now)
             for entry in entries:
                 tx.put("ledger", _ledger_item(entry))
@@ -1069,6 +1113,10 @@ class BillingStore:
                     self._check_membership(org_id, actor)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
+                if "job" in exc.failed:
+                    raise AlreadyRefunded(
+                        f"job {hold.job_id} was refunded; capture under a new job id"
+                    ) from None
                 if {"member", "give_back"} & exc.failed.keys():
                     give_back_limit = False  # the holder left or their cycle is gone: nothing to give back
                 self._backoff(exc)
@@ -1105,14 +1153,17 @@ class BillingStore:
     def refund_job(self, org_id: str, *, actor: str, job_id: str, idem: Idem, now: datetime) -> Outcome:
         """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted)."""
         for _ in range(MAX_ATTEMPTS):
+            try:
+                job = JobItem.get(org_pk(org_id), f"JOB#{job_id}", consistent_read=True)
+            except DoesNotExist:
+                raise NothingToRefund(f"no debit recorded for job {job_id}") from None
+            if job.refunded_by:
+                raise AlreadyRefunded(f"job {job_id} was already refunded")
+            charges = [plain(c) for c in job.charges or []]
             spent: dict[str, int] = {}
-            for entry in self._job_entries(org_id, job_id):
-                if entry.type in (EntryType.DEBIT, EntryType.CAPTURE):
-                    for lot_id, n in entry.sources.items():
-                        spent[lot_id] = spent.get(lot_id, 0) + n
+            for charge in charges:
+                spent[charge["lot"]] = spent.get(charge["lot"], 0) + int(charge["n"])
             total = sum(spent.values())
-            if not total:
-                raise NothingToRefund(f"no debit recorded for job {job_id}")
             wallet = self.wallet(org_id)
             live = {
                 k: v for k, v in spent.items() if k in wallet.lots_by_id and wallet.lots_by_id[k].live_at(now)
@@ -1163,14 +1214,15 @@ class BillingStore:
                 "entries": [entry_json(e) for e in entries],
             }
             tx = Tx(self._connection)
-            refund_roles = [r.value for r, rights in RIGHTS.items() if Permission.REFUND in rights]
+            refund_roles = [role.value for role in roles_with(Permission.REFUND)]
             tx.check(
                 "member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", MemberItem.role.is_in(*refund_roles)
             )
-            tx.put(
-                "marker",
-                MarkerItem(org_pk(org_id), f"REFUND#{job_id}", created_at=iso(now), ref=idem.key),
-                MarkerItem.pk.does_not_exist(),
+            tx.update(
+                "job",
+                JobItem(org_pk(org_id), f"JOB#{job_id}"),
+                [JobItem.refunded_by.set(idem.key)],
+                JobItem.refunded_by.does_not_exist() & (size(JobItem.charges) == len(charges)),
             )
             if actions:
                 tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
@@ -1184,9 +1236,7 @@ class BillingStore:
                     self._check_membership(org_id, actor, Permission.REFUND)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
-                if "marker" in exc.failed:
-                    raise AlreadyRefunded(f"job {job_id} was already refunded") from None
-                self._backoff(exc)
+                self._backoff(exc)  # refunded meanwhile, or charged again: look again
                 continue
             self._cache.drop(org_id)
             return Outcome(body)
@@ -1202,6 +1252,9 @@ class BillingStore:
         for _ in range(MAX_ATTEMPTS):
             source = self.wallet(org_id)
             self.wallet(to_org_id)  # a clear wallet_not_found when the target has none
+            if not source.generation_enabled:
+                # Archive (or a trial without LinkedIn): nothing can be spent, and moving out is spending.
+                raise GenerationDisabled(f"credits of plan '{source.plan_id}' cannot leave the organization")
             try:
                 draw = plan_draw(source.lots, amount, now)
             except InsufficientCredits as exc:
@@ -1292,8 +1345,42 @@ class BillingStore:
 
     # ---- internals -------------------------------------------------------------------------------
 
-    def _job_entries(self, org_id: str, job_id: str) -> Iterator[LedgerEntry]:
-        return map(_entry_from_item, LedgerItem.by_job.query(f"{org_pk(org_id)}#JOB#{job_id}"))
+    @staticmethod
+    def _use_quote(
+        tx: Tx, org_id: str, quote: QuoteRef, idem: Idem, rate_card_version: str, now: datetime
+    ) -> None:
+        """A quote is honoured once, at its price, while it is valid: the transaction marks it used."""
+        tx.update(
+            "quote",
+            QuoteItem(org_pk(org_id), f"QUOTE#{quote.quote_id}"),
+            [QuoteItem.used_by.set(idem.key)],
+            QuoteItem.pk.exists()
+            & (QuoteItem.credits == quote.credits)
+            & (QuoteItem.rate_card_version == rate_card_version)
+            & (QuoteItem.expires_at > iso(now))
+            & QuoteItem.used_by.does_not_exist(),
+        )
+
+    def _quote_refused(self, org_id: str, quote: QuoteRef, rate_card_version: str) -> None:
+        item = self.quote(org_id, quote.quote_id)
+        if int(item.credits) != quote.credits:
+            raise NotFound(f"quote {quote.quote_id} not found")
+        if item.used_by:
+            raise QuoteUsed(f"quote {quote.quote_id} was already used")
+        if item.rate_card_version != rate_card_version:
+            raise QuoteExpired(f"the rate card changed since quote {quote.quote_id}; quote again")
+        raise QuoteExpired(f"quote {quote.quote_id} expired at {item.expires_at}")
+
+    @staticmethod
+    def _charge_job(tx: Tx, org_id: str, job_id: str, draw: dict[str, int]) -> None:
+        """Record what the job was charged, lot by lot, in the charging transaction itself."""
+        charges = JobItem.charges
+        tx.update(
+            "job",
+            JobItem(org_pk(org_id), f"JOB#{job_id}"),
+            [charges.set((charges | []).append([{"lot": k, "n": v} for k, v in draw.items()]))],
+            JobItem.refunded_by.does_not_exist(),
+        )
 
     def _spend(
         self, org_id: str, *, actor: str, amount: int, idem: Idem, now: datetime, plan: _Plan
@@ -1311,6 +1398,8 @@ class BillingStore:
                 draw = plan_draw(view.lots, amount, now)
             except (InsufficientCredits, GenerationDisabled) as exc:
                 if fresh:
+                    # Only members learn about the wallet (its balance, its plan).
+                    self._check_membership(org_id, actor)
                     exc.extra.setdefault("plan_id", view.plan_id)
                     raise
                 view, fresh = self.wallet(org_id), True
@@ -1330,7 +1419,11 @@ class BillingStore:
             except TxCancelled as exc:
                 # Authorization first: a stranger's request never gets another caller's answer.
                 if "member" in exc.failed:
-                    self._member_refused(org_id, actor, amount, view.cycle_id)
+                    if "wallet" in exc.failed and not fresh:
+                        # The cycle may have moved on: judge the limit against the fresh wallet.
+                        self._check_membership(org_id, actor)
+                    else:
+                        self._member_refused(org_id, actor, amount, view.cycle_id)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
                 plan.classify(exc.failed)
@@ -1347,17 +1440,15 @@ class BillingStore:
         """Authorize the spender and count the credits against their monthly limit, in the same
         transaction: the role may spend, shared credits are on, and the limit (if any) still has room."""
         limit = self._cache.limit(org_id, actor)
+        if limit is not None and amount > limit:
+            # The cached limit may be old: only the member item itself may refuse.
+            self._member_refused(org_id, actor, amount, cycle_id)
+            limit = self._cache.limit(org_id, actor)
         spent = MemberItem.spent[cycle_id]
         condition = spender_condition()
         if limit is None:
             condition &= MemberItem.monthly_limit.does_not_exist()
         else:
-            if amount > limit:
-                raise MemberLimitExceeded(
-                    f"{amount} credits is more than your monthly limit of {limit}",
-                    limit=limit,
-                    remaining=None,
-                )
             condition &= (MemberItem.monthly_limit == limit) & (
                 spent.does_not_exist() | (spent <= limit - amount)
             )
