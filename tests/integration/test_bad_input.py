@@ -253,3 +253,65 @@ def test_a_stranger_cannot_probe_whether_a_key_was_used_in_another_org(store: Bi
         ),
     )
     assert (probe.status, probe.code) == (fresh.status, fresh.code) == (404, "not_found")
+
+
+@pytest.mark.parametrize("bad", ["x" * 2048, "has space", "a#b", "-lead", "%00"])
+def test_ids_in_the_path_that_cannot_exist_are_404(store: BillingStore, bad: str) -> None:
+    org = new_org(store)
+    for function, event in (
+        ("balance", http_event("balance_get", org_id=bad, user=org.owner)),
+        ("holds", http_event("hold_release", org_id=org.org_id, hold_id=bad, user=org.creator)),
+    ):
+        reply = invoke(function, event)
+        assert (reply.status, reply.code) == (404, "not_found"), (function, reply.body)
+
+
+def test_a_cursor_for_another_filter_or_forged_key_is_refused(store: BillingStore) -> None:
+    import base64
+    import json
+
+    org = new_org(store)
+    for i in range(3):
+        invoke(
+            "debits",
+            http_event(
+                "debit_create",
+                org_id=org.org_id,
+                user=org.creator,
+                body={"job_id": "same-job", "usage": GOOD_USAGE},
+                headers={"idempotency-key": f"c{i}"},
+            ),
+        )
+    page = invoke(
+        "ledger",
+        http_event(
+            "ledger_list", org_id=org.org_id, user=org.viewer, query={"limit": "1", "job": "same-job"}
+        ),
+    )
+    assert page.body["next_cursor"]
+    unfiltered = invoke(
+        "ledger",
+        http_event(
+            "ledger_list", org_id=org.org_id, user=org.viewer, query={"cursor": page.body["next_cursor"]}
+        ),
+    )
+    assert (unfiltered.status, unfiltered.code) == (422, "validation_error")
+    forged = base64.urlsafe_b64encode(
+        json.dumps({"o": org.org_id, "j": None, "a": {"pk": "x"}}).encode()
+    ).decode()
+    assert (
+        invoke(
+            "ledger", http_event("ledger_list", org_id=org.org_id, user=org.viewer, query={"cursor": forged})
+        ).status
+        == 422
+    )
+    rest = invoke(
+        "ledger",
+        http_event(
+            "ledger_list",
+            org_id=org.org_id,
+            user=org.viewer,
+            query={"job": "same-job", "cursor": page.body["next_cursor"]},
+        ),
+    )
+    assert rest.status == 200 and len(rest.body["entries"]) == 2

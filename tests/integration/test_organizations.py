@@ -366,3 +366,49 @@ def test_owner_of_both_orgs_transfers_credits_with_their_expiry(store: BillingSt
         ),
     )
     assert (creator.status, creator.code) == (403, "forbidden_role")
+
+
+def test_a_revoked_or_accepted_invite_cannot_be_resent(store: BillingStore, outbox: list[Any]) -> None:
+    org = new_org(store)
+    revoked = invite(org.org_id, org.owner, "g@studio.example", key="g")
+    invoke(
+        "invites",
+        http_event(
+            "invite_revoke",
+            org_id=org.org_id,
+            user=org.owner,
+            params={"invite_id": revoked.body["invite_id"]},
+        ),
+    )
+    again = invoke(
+        "invites",
+        http_event(
+            "invite_revoke",
+            org_id=org.org_id,
+            user=org.owner,
+            params={"invite_id": revoked.body["invite_id"]},
+        ),
+    )
+    assert (again.status, again.body["status"]) == (200, "revoked")  # revoking twice is a no-op
+    resent = invoke(
+        "invites",
+        http_event(
+            "invite_resend",
+            org_id=org.org_id,
+            user=org.owner,
+            params={"invite_id": revoked.body["invite_id"]},
+        ),
+    )
+    assert (resent.status, resent.code) == (410, "invite_revoked")
+    accepted = invite(org.org_id, org.owner, "h@studio.example", key="h")
+    accept(token_from(outbox, "h@studio.example"), "u-h", "h@studio.example")
+    used = invoke(
+        "invites",
+        http_event(
+            "invite_resend",
+            org_id=org.org_id,
+            user=org.owner,
+            params={"invite_id": accepted.body["invite_id"]},
+        ),
+    )
+    assert (used.status, used.code) == (409, "invite_used")

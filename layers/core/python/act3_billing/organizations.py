@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from act3_billing.domain.cycles import add_months
-from act3_billing.domain.errors import InsufficientCredits, NotFound
+from act3_billing.domain.errors import InsufficientCredits, NotFound, WalletMissing
 from act3_billing.domain.orgs import (
     LINKEDIN,
     SameOrg,
@@ -57,18 +57,22 @@ def org_context(store: BillingStore, orgs: OrgStore, caller: Caller, now: dateti
 def ensure_personal_org(ctx: OrgContext) -> str:
     """Every user has an org: a personal one is made on first sign-in, on the free trial. The trial's
     credits need a LinkedIn sign-in; without it the org exists but cannot generate until upgraded."""
-    org, _ = ctx.orgs.personal_org(ctx.caller.user_id, email=ctx.caller.email, now=ctx.now)
+    org, created = ctx.orgs.personal_org(ctx.caller.user_id, email=ctx.caller.email, now=ctx.now)
     plan = ctx.catalog.get(TRIAL_PLAN)
-    cycle_start = ctx.now
-    wallet = ctx.store.open_wallet(
-        org.org_id,
-        plan_id=plan.id,
-        cycle_id=cycle_start.strftime("%Y-%m-%d"),
-        cycle_start=cycle_start,
-        cycle_end=add_months(cycle_start, 1),
-        now=ctx.now,
-        generation_enabled=False,
-    )
+    try:
+        if created:
+            raise WalletMissing("a new personal org")
+        wallet = ctx.store.wallet(org.org_id)
+    except WalletMissing:  # also mends a first sign-in that stopped between the org and its wallet
+        wallet = ctx.store.open_wallet(
+            org.org_id,
+            plan_id=plan.id,
+            cycle_id=ctx.now.strftime("%Y-%m-%d"),
+            cycle_start=ctx.now,
+            cycle_end=add_months(ctx.now, 1),
+            now=ctx.now,
+            generation_enabled=False,
+        )
     if (
         ctx.caller.identity_provider == LINKEDIN
         and wallet.plan_id == TRIAL_PLAN

@@ -6,6 +6,7 @@ come in as arguments.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -182,7 +183,7 @@ def ledger(
     entries, last = ctx.store.ledger_page(
         org_id,
         limit=limit,
-        cursor=decode_cursor(cursor, org_id),
+        after=decode_cursor(cursor, org_id, job_id),
         entry_type=entry_type,
         job_id=job_id,
         actor=member,
@@ -191,30 +192,29 @@ def ledger(
 
     return m.LedgerPage(
         entries=[m.LedgerEntryOut.model_validate(entry_json(e)) for e in entries],
-        next_cursor=encode_cursor(last, org_id),
+        next_cursor=encode_cursor(last, org_id, job_id),
     )
 
 
-def encode_cursor(last: dict[str, Any] | None, org_id: str) -> str | None:
-    import base64
-
-    if not last:
+def encode_cursor(after: str | None, org_id: str, job_id: str | None) -> str | None:
+    if not after:
         return None
-    return base64.urlsafe_b64encode(json.dumps({"o": org_id, "k": last}).encode()).decode().rstrip("=")
+    raw = json.dumps({"o": org_id, "j": job_id, "a": after}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, org_id: str) -> dict[str, Any] | None:
-    """Cursors are opaque to clients; one minted for another org, or garbled, is refused."""
-    import base64
-
+def decode_cursor(cursor: str | None, org_id: str, job_id: str | None) -> str | None:
+    """Cursors are opaque to clients; one minted for another org or another filter, or garbled, is refused."""
     if not cursor:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        key = data["k"]
-        if data["o"] != org_id or not isinstance(key, dict):
+        after = data["a"]
+        if data["o"] != org_id or data["j"] != job_id or not isinstance(after, str):
             raise ValueError
-        return key
+        if not after.startswith("LEDGER#") or len(after) > 200:
+            raise ValueError
+        return after
     except (ValueError, KeyError, TypeError):
         raise ValidationFailed("cursor is not valid for this ledger", field="cursor") from None
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from act3_billing.domain.errors import DomainError
@@ -12,9 +14,20 @@ from act3_billing.http.caller import Caller
 from act3_billing.http.problems import from_domain, problem
 from act3_billing.observability import logger
 
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
 
 def make_resolver() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
+
+    def known_ids_only(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        """An id in the path that no id could ever look like is simply not found (never a 500)."""
+        for name, value in (app.current_event.path_parameters or {}).items():
+            if not ID_PATTERN.match(value or ""):
+                return problem("not_found", "Not found", f"no such {name.removesuffix('_id')}")
+        return next_middleware(app)
+
+    app.use(middlewares=[known_ids_only])
 
     @app.exception_handler(DomainError)
     def _domain(error: DomainError) -> Response[str]:

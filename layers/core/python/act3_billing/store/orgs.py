@@ -8,13 +8,14 @@ a spending transaction checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from act3_billing.domain.errors import Conflict, NotFound
@@ -24,7 +25,9 @@ from act3_billing.domain.orgs import (
     INVITE_TTL,
     Invite,
     InviteNotFound,
+    InviteRevoked,
     InviteStatus,
+    InviteUsed,
     Org,
     owners_after,
     token_hash,
@@ -44,6 +47,15 @@ UNSET: Any = object()
 class MemberView:
     membership: Membership
     spent: Mapping[str, int]
+
+
+@contextmanager
+def _unless_condition_failed() -> Iterator[None]:
+    try:
+        yield
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def _org_from_item(item: OrgItem) -> Org:
@@ -323,10 +335,11 @@ class OrgStore:
             member = view.membership
             effective = updated.may_spend(member.role, member.may_spend_override)
             if effective != member.may_spend:
-                MemberItem(org_pk(org_id), f"MEMBER#{member.user_id}").update(
-                    actions=[MemberItem.may_spend.set(effective)],
-                    condition=MemberItem.pk.exists() & (MemberItem.role == member.role),
-                )
+                with _unless_condition_failed():  # the member left or changed role: that change resolved it
+                    MemberItem(org_pk(org_id), f"MEMBER#{member.user_id}").update(
+                        actions=[MemberItem.may_spend.set(effective)],
+                        condition=MemberItem.pk.exists() & (MemberItem.role == member.role),
+                    )
         return updated
 
     # ---- invites -------------------------------------------------------------------------------
@@ -392,25 +405,35 @@ class OrgStore:
     def revoke_invite(self, org_id: str, invite_id: str) -> Invite:
         invite = self.invite(org_id, invite_id)
         if invite.status is InviteStatus.PENDING:
-            InviteItem(org_pk(org_id), f"INVITE#{invite_id}").update(
-                actions=[InviteItem.status.set(InviteStatus.REVOKED.value)],
-                condition=InviteItem.status == InviteStatus.PENDING.value,
-            )
+            with _unless_condition_failed():  # accepted or revoked meanwhile: it is no longer pending
+                InviteItem(org_pk(org_id), f"INVITE#{invite_id}").update(
+                    actions=[InviteItem.status.set(InviteStatus.REVOKED.value)],
+                    condition=InviteItem.status == InviteStatus.PENDING.value,
+                )
         return self.invite(org_id, invite_id)
 
     def resend_invite(self, org_id: str, invite_id: str, *, token: str, now: datetime) -> Invite:
         """A new token (the old link stops working) and a new 7-day expiry."""
         invite = self.invite(org_id, invite_id)
+        if invite.status is InviteStatus.REVOKED:
+            raise InviteRevoked("this invite was revoked; send a new one")
+        if invite.status is InviteStatus.ACCEPTED:
+            raise InviteUsed("this invite was already accepted")
         hashed = token_hash(token)
-        InviteItem(org_pk(org_id), f"INVITE#{invite_id}").update(
-            actions=[
-                InviteItem.token_hash.set(hashed),
-                InviteItem.gsi1pk.set(f"INVITE#{hashed}"),
-                InviteItem.expires_at.set(iso(now + INVITE_TTL)),
-            ],
-            condition=(InviteItem.status == InviteStatus.PENDING.value)
-            & (InviteItem.token_hash == invite.token_hash),
-        )
+        try:
+            InviteItem(org_pk(org_id), f"INVITE#{invite_id}").update(
+                actions=[
+                    InviteItem.token_hash.set(hashed),
+                    InviteItem.gsi1pk.set(f"INVITE#{hashed}"),
+                    InviteItem.expires_at.set(iso(now + INVITE_TTL)),
+                ],
+                condition=(InviteItem.status == InviteStatus.PENDING.value)
+                & (InviteItem.token_hash == invite.token_hash),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            raise Conflict("the invite changed meanwhile; look at it again") from None
         return self.invite(org_id, invite_id)
 
     def accept_invite(self, invite: Invite, *, user_id: str, email: str | None, now: datetime) -> Membership:

@@ -469,12 +469,15 @@ class BillingStore:
         org_id: str,
         *,
         limit: int,
-        cursor: dict[str, Any] | None,
+        after: str | None,
         entry_type: str | None = None,
         job_id: str | None = None,
         actor: str | None = None,
-    ) -> tuple[list[LedgerEntry], dict[str, Any] | None]:
-        """Newest first. Filters by type / member run in DynamoDB; by job through the job index."""
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """Newest first, starting after the entry whose sort key is `after`; returns the page and the
+        sort key to continue after. The start key is rebuilt here from that sort key alone, so no key
+        from outside reaches DynamoDB. Filters by type / member run in DynamoDB; by job through the
+        job index."""
         condition: Condition | None = None
         if entry_type:
             condition = LedgerItem.type == entry_type
@@ -483,11 +486,16 @@ class BillingStore:
                 (LedgerItem.actor == actor) if condition is None else condition & (LedgerItem.actor == actor)
             )
         out: list[LedgerEntry] = []
-        last: dict[str, Any] | None = cursor
+        job_pk = f"{org_pk(org_id)}#JOB#{job_id}"
+        last: dict[str, Any] | None = None
+        if after:
+            last = {"pk": {"S": org_pk(org_id)}, "sk": {"S": after}}
+            if job_id:
+                last |= {"gsi1pk": {"S": job_pk}, "gsi1sk": {"S": after}}
         while len(out) < limit:
             if job_id:
                 result = LedgerItem.by_job.query(
-                    f"{org_pk(org_id)}#JOB#{job_id}",
+                    job_pk,
                     filter_condition=condition,
                     scan_index_forward=False,
                     limit=limit - len(out),
@@ -506,7 +514,7 @@ class BillingStore:
             last = result.last_evaluated_key
             if not last:
                 break
-        return out, last
+        return out, str(last["sk"]["S"]) if last else None
 
     def reconcile(self, org_id: str) -> Reconciliation:
         wallet = self.wallet(org_id)
