@@ -209,10 +209,15 @@ def _update_loop(client: Any, table: str, key: dict[str, Any], count: int) -> Ca
 
 
 def _with_sort_key_suffix(item: dict[str, Any], suffix: str) -> dict[str, Any]:
-    if "Put" not in item:
-        return item
-    put = item["Put"]
-    return {"Put": {**put, "Item": {**put["Item"], "sk": {"S": put["Item"]["sk"]["S"] + suffix}}}}
+    """A fresh item for every Put, and a fresh job for the job's charges (as each debit has its own job)."""
+    if "Put" in item:
+        put = item["Put"]
+        return {"Put": {**put, "Item": {**put["Item"], "sk": {"S": put["Item"]["sk"]["S"] + suffix}}}}
+    update = item.get("Update")
+    if update and update["Key"]["sk"]["S"].startswith("JOB#"):
+        key = {**update["Key"], "sk": {"S": update["Key"]["sk"]["S"] + suffix}}
+        return {"Update": {**update, "Key": key}}
+    return item
 
 
 def _replay_loop(

@@ -337,8 +337,8 @@ def extend_hold(
 ) -> Outcome:
     token = idem(key, f"extend:{hold_id}", ctx.caller, request.model_dump(mode="json"))
     expires = ctx.now + timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else None
-    if not request.credits:
-        ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
+    # Before the hold is read: a stranger learns nothing about it (closed, expired, or there at all).
+    ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
     try:
         return ctx.store.extend_hold(
             org_id,

@@ -1,0 +1,698 @@
+"""Authorization matrix (issue 4; SPEC §7 roles, §11 "an org id in a path never grants access by itself").
+
+Every HTTP route of template.yaml is called by every kind of caller:
+
+- each role of the org in the path (owner, creator, billing, viewer),
+- the owner of *another* org who is no member of this one (`other_owner`),
+- a signed-in user with no membership anywhere (`nobody`),
+- a call without verified claims (`anonymous`; API Gateway's JWT authorizer stops these in AWS, the
+  handlers refuse them too).
+
+Each case checks the expected status and problem code; that a refused call (and any read) changes
+nothing in any org; that an allowed mutation changes the org in the path and no other; that the books
+still reconcile; and that no answer mentions an org the caller does not belong to (its id, members,
+e-mails, lots, jobs, holds, invites) beyond what the caller itself sent.
+
+EXPECTED must name every route of the template: a route added later without an entry fails
+`test_every_template_route_has_an_entry_in_the_matrix` and its own matrix cases.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from act3_billing import runtime
+from act3_billing.domain.lots import LotKind
+from act3_billing.domain.roles import Role
+from act3_billing.store.models import org_pk
+from act3_billing.store.orgs import OrgStore
+from act3_billing.store.wallets import BillingStore
+from tests.integration.conftest import TABLE, MovableClock
+from tests.support.events import EVENTS, http_event
+from tests.support.functions import Reply, invoke
+from tests.support.template import create_tables, http_routes, load_template
+from tests.support.wallets import T0, Org, add_lot, new_org
+
+ROLES = ("owner", "creator", "billing", "viewer")
+CALLERS = (*ROLES, "other_owner", "nobody", "anonymous")
+SHOT = {"shots": {"Q1": 1}}  # 80 credits
+
+Expect = tuple[int, str | None]
+
+# The problem code each refusal status stands for in this matrix (SPEC §11).
+_CODES: dict[int, str] = {401: "unauthenticated", 403: "forbidden_role", 404: "not_found"}
+
+
+def _expect(status: int) -> Expect:
+    return status, _CODES.get(status)
+
+
+def org_route(*, owner: int, creator: int, billing: int, viewer: int) -> dict[str, Expect]:
+    """A route under /orgs/{org_id}: members get their role's answer; non-members must not even learn
+    that the org exists (404 not_found, as for an org id that was never made)."""
+    return {
+        "owner": _expect(owner),
+        "creator": _expect(creator),
+        "billing": _expect(billing),
+        "viewer": _expect(viewer),
+        "other_owner": _expect(404),
+        "nobody": _expect(404),
+        "anonymous": _expect(401),
+    }
+
+
+def signed_in(expect: Expect) -> dict[str, Expect]:
+    """A caller-scoped route (/me, accepting an invite): the same for everyone with a verified token."""
+    return {**dict.fromkeys(CALLERS, expect), "anonymous": _expect(401)}
+
+
+def public(status: int) -> dict[str, Expect]:
+    return dict.fromkeys(CALLERS, _expect(status))
+
+
+# ---- the world of one case ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    params: dict[str, str] = field(default_factory=dict)
+    body: Any = ...
+
+
+def _suffix(org: Org) -> str:
+    return org.org_id.removeprefix("org-")
+
+
+@dataclass
+class World:
+    """The org in the path (`target`) and another org with distinguishable data (`other`), both fresh for
+    each case. Every id the tests choose embeds its org's random suffix; ids the server makes (holds,
+    invites) are listed in `private` so the leak check can look for them too."""
+
+    store: BillingStore
+    client: Any
+    target: Org
+    other: Org
+    private: dict[str, set[str]]
+    sister: str | None = None
+
+    @classmethod
+    def build(cls, store: BillingStore, client: Any) -> World:
+        target, other = new_org(store), new_org(store)
+        world = cls(store, client, target, other, {o.org_id: {_suffix(o)} for o in (target, other)})
+        for org in (target, other):
+            add_lot(store, org.org_id, LotKind.PACK, 5_000, lot_id=f"pack#{_suffix(org)}")
+        # Data of the other org that would show up in a leak: a debited job, an open hold, an invite.
+        world.debit(other, other.creator, f"job-{_suffix(other)}-spent")
+        world.place_hold(other, other.creator, 300)
+        world.invite(other, f"invitee-{_suffix(other)}@elsewhere.example")
+        return world
+
+    @property
+    def orgs(self) -> list[str]:
+        return [self.target.org_id, self.other.org_id, *([self.sister] if self.sister else [])]
+
+    def caller(self, who: str) -> str | None:
+        if who in ROLES:
+            return str(getattr(self.target, who))
+        if who == "other_owner":
+            return self.other.owner
+        if who == "nobody":
+            return f"nobody-{uuid.uuid4().hex[:10]}"
+        return None  # anonymous
+
+    def memberships(self, who: str) -> set[str]:
+        if who == "owner":
+            return {self.target.org_id, *([self.sister] if self.sister else [])}
+        if who in ROLES:
+            return {self.target.org_id}
+        if who == "other_owner":
+            return {self.other.org_id}
+        return set()
+
+    # -- Given steps, through the handlers (so they are authorized like any call) --
+
+    @staticmethod
+    def key() -> str:
+        return f"authz-{uuid.uuid4().hex}"
+
+    def debit(self, org: Org, user: str, job_id: str) -> None:
+        reply = invoke(
+            "debits",
+            http_event(
+                "debit_create",
+                org_id=org.org_id,
+                user=user,
+                body={"job_id": job_id, "usage": SHOT},
+                headers={"idempotency-key": self.key()},
+            ),
+        )
+        assert reply.status == 201, reply.body
+
+    def place_hold(self, org: Org, user: str, credits: int) -> str:
+        reply = invoke(
+            "holds",
+            http_event(
+                "hold_create",
+                org_id=org.org_id,
+                user=user,
+                body={"job_id": f"job-{_suffix(org)}-held", "credits": credits},
+                headers={"idempotency-key": self.key()},
+            ),
+        )
+        assert reply.status == 201, reply.body
+        hold_id = str(reply.body["hold_id"])
+        self.private[org.org_id].add(hold_id)
+        return hold_id
+
+    def invite(self, org: Org, email: str) -> str:
+        reply = invoke(
+            "invites",
+            http_event(
+                "invite_create",
+                org_id=org.org_id,
+                user=org.owner,
+                body={"email": email, "role": "viewer"},
+                headers={"idempotency-key": self.key()},
+            ),
+        )
+        assert reply.status == 201, reply.body
+        invite_id = str(reply.body["invite_id"])
+        self.private[org.org_id].add(invite_id)
+        return invite_id
+
+    def spare_member(self) -> str:
+        """A member nobody minds losing (removing or demoting a real role would change the matrix)."""
+        user = f"spare-{_suffix(self.target)}"
+        OrgStore(self.store.connection).add_member(
+            self.target.org_id, user, Role.VIEWER, email=f"{user}@studio.example", now=T0
+        )
+        return user
+
+    def sister_org(self) -> str:
+        """A second org owned by the target's owner (and by no one else of the target)."""
+        sister = f"sister-{_suffix(self.target)}"
+        OrgStore(self.store.connection).create_org(
+            sister,
+            name=f"Sister {_suffix(self.target)}",
+            owner_id=self.target.owner,
+            owner_email=None,
+            now=T0,
+        )
+        self.store.open_wallet(
+            sister,
+            plan_id="creator",
+            cycle_id="c1",
+            cycle_start=T0,
+            cycle_end=T0 + timedelta(days=30),
+            now=T0,
+        )
+        self.sister = sister
+        return sister
+
+    # -- observations --
+
+    def partition(self, org_id: str) -> list[dict[str, Any]]:
+        """Every item stored under the org (wallet, members, ledger, holds, quotes, invites, idempotency)."""
+        items: list[dict[str, Any]] = []
+        query: dict[str, Any] = {
+            "TableName": TABLE,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": org_pk(org_id)}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**query)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda item: str(item["sk"]["S"]))
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        return {org_id: self.partition(org_id) for org_id in self.orgs}
+
+
+# ---- each route's Given, and a body that a caller with the right role gets a 2xx for ---------------------
+
+
+def no_body(world: World) -> Request:
+    return Request()
+
+
+def quote_body(world: World) -> Request:
+    return Request(body={"usage": SHOT, "job_id": f"job-{_suffix(world.target)}-quoted"})
+
+
+def debit_body(world: World) -> Request:
+    return Request(body={"job_id": f"job-{_suffix(world.target)}-debited", "usage": SHOT})
+
+
+def hold_body(world: World) -> Request:
+    return Request(body={"job_id": f"job-{_suffix(world.target)}-reserved", "credits": 500})
+
+
+def extend_open_hold(world: World) -> Request:
+    hold_id = world.place_hold(world.target, world.target.creator, 500)
+    return Request(params={"hold_id": hold_id}, body={"credits": 100, "expires_in_seconds": 7200})
+
+
+def capture_open_hold(world: World) -> Request:
+    hold_id = world.place_hold(world.target, world.target.creator, 500)
+    return Request(params={"hold_id": hold_id}, body={"credits": 200, "final": True})
+
+
+def release_open_hold(world: World) -> Request:
+    hold_id = world.place_hold(world.target, world.target.creator, 500)
+    return Request(params={"hold_id": hold_id}, body={"reason": "job cancelled"})
+
+
+def refund_debited_job(world: World) -> Request:
+    job_id = f"job-{_suffix(world.target)}-failed"
+    world.debit(world.target, world.target.creator, job_id)
+    return Request(body={"job_id": job_id, "reason": "render failed"})
+
+
+def patch_spare_member(world: World) -> Request:
+    return Request(
+        params={"user_id": world.spare_member()}, body={"role": "creator", "monthly_limit": 20_000}
+    )
+
+
+def remove_spare_member(world: World) -> Request:
+    return Request(params={"user_id": world.spare_member()})
+
+
+def settings_body(world: World) -> Request:
+    return Request(body={"shared_credits": {"viewer": True}})  # off by default, so an allowed call changes it
+
+
+def invite_body(world: World) -> Request:
+    return Request(body={"email": f"invitee-{_suffix(world.target)}@studio.example", "role": "creator"})
+
+
+def pending_invite(world: World) -> Request:
+    return Request(
+        params={"invite_id": world.invite(world.target, f"pending-{_suffix(world.target)}@x.example")}
+    )
+
+
+def unknown_token(world: World) -> Request:
+    """A token that matches no invite (while the target has a pending one with another token)."""
+    world.invite(world.target, f"pending-{_suffix(world.target)}@x.example")
+    return Request(body={"token": secrets.token_urlsafe(32)})
+
+
+def transfer_to_callers_other_org(world: World) -> Request:
+    """To the sister org (owned by the target's owner); an outsider names the org it owns itself."""
+    return Request(body={"to_org_id": world.sister_org(), "credits": 1_000})
+
+
+@dataclass(frozen=True)
+class Route:
+    event: str  # events/http/<event>.json
+    expect: Mapping[str, Expect]
+    given: Callable[[World], Request] = no_body
+
+
+EXPECTED: dict[tuple[str, str], Route] = {
+    # public and caller-scoped
+    ("GET", "/plans"): Route("plans_list", public(200)),
+    ("GET", "/me"): Route("me_get", signed_in(_expect(200))),
+    ("POST", "/invites/accept"): Route("invite_accept", signed_in((404, "invite_not_found")), unknown_token),
+    # meters: every member reads them
+    ("GET", "/orgs/{org_id}/balance"): Route(
+        "balance_get", org_route(owner=200, creator=200, billing=200, viewer=200)
+    ),
+    ("GET", "/orgs/{org_id}/ledger"): Route(
+        "ledger_list", org_route(owner=200, creator=200, billing=200, viewer=200)
+    ),
+    # spending: owners and creators
+    ("POST", "/orgs/{org_id}/quotes"): Route(
+        "quote_create", org_route(owner=201, creator=201, billing=403, viewer=403), quote_body
+    ),
+    ("POST", "/orgs/{org_id}/debits"): Route(
+        "debit_create", org_route(owner=201, creator=201, billing=403, viewer=403), debit_body
+    ),
+    ("POST", "/orgs/{org_id}/holds"): Route(
+        "hold_create", org_route(owner=201, creator=201, billing=403, viewer=403), hold_body
+    ),
+    ("POST", "/orgs/{org_id}/holds/{hold_id}/extend"): Route(
+        "hold_extend", org_route(owner=200, creator=200, billing=403, viewer=403), extend_open_hold
+    ),
+    ("POST", "/orgs/{org_id}/holds/{hold_id}/capture"): Route(
+        "hold_capture", org_route(owner=200, creator=200, billing=403, viewer=403), capture_open_hold
+    ),
+    ("POST", "/orgs/{org_id}/holds/{hold_id}/release"): Route(
+        "hold_release", org_route(owner=200, creator=200, billing=403, viewer=403), release_open_hold
+    ),
+    # refunds: owners only (roles.py: a creator refunding their own finished job would generate for free)
+    ("POST", "/orgs/{org_id}/refunds"): Route(
+        "refund_create", org_route(owner=201, creator=403, billing=403, viewer=403), refund_debited_job
+    ),
+    # members and settings: every member reads them, only owners change them
+    ("GET", "/orgs/{org_id}/members"): Route(
+        "members_list", org_route(owner=200, creator=200, billing=200, viewer=200)
+    ),
+    ("PATCH", "/orgs/{org_id}/members/{user_id}"): Route(
+        "member_patch", org_route(owner=200, creator=403, billing=403, viewer=403), patch_spare_member
+    ),
+    ("DELETE", "/orgs/{org_id}/members/{user_id}"): Route(
+        "member_delete", org_route(owner=204, creator=403, billing=403, viewer=403), remove_spare_member
+    ),
+    ("GET", "/orgs/{org_id}/settings"): Route(
+        "settings_get", org_route(owner=200, creator=200, billing=200, viewer=200)
+    ),
+    ("PATCH", "/orgs/{org_id}/settings"): Route(
+        "settings_patch", org_route(owner=200, creator=403, billing=403, viewer=403), settings_body
+    ),
+    # invites: managing members is the owner's (the list holds invitees' e-mails, so it is owner-only too)
+    ("POST", "/orgs/{org_id}/invites"): Route(
+        "invite_create", org_route(owner=201, creator=403, billing=403, viewer=403), invite_body
+    ),
+    ("GET", "/orgs/{org_id}/invites"): Route(
+        "invites_list", org_route(owner=200, creator=403, billing=403, viewer=403)
+    ),
+    ("POST", "/orgs/{org_id}/invites/{invite_id}/revoke"): Route(
+        "invite_revoke", org_route(owner=200, creator=403, billing=403, viewer=403), pending_invite
+    ),
+    ("POST", "/orgs/{org_id}/invites/{invite_id}/resend"): Route(
+        "invite_resend", org_route(owner=200, creator=403, billing=403, viewer=403), pending_invite
+    ),
+    # transfers: owners of both orgs
+    ("POST", "/orgs/{org_id}/transfers"): Route(
+        "transfer_create",
+        org_route(owner=201, creator=403, billing=403, viewer=403),
+        transfer_to_callers_other_org,
+    ),
+}
+
+ROUTES = {(method, path): code_uri for _, method, path, code_uri, _ in http_routes()}
+
+
+def _function(code_uri: str) -> str:
+    match = re.fullmatch(r"functions/([a-z0-9_]+)/?", code_uri)
+    assert match, f"CodeUri {code_uri} is not a functions/<name>/ folder"
+    return match.group(1)
+
+
+# ---- one moto backend for the module, a fresh table for each case ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Env:
+    store: BillingStore
+    client: Any
+
+
+@pytest.fixture(scope="module")
+def moto_env() -> Iterator[Env]:
+    """As tests/integration/conftest.py `store`, but the moto backend and the clients are set up once for
+    the module: that set-up costs ~0.7 s a test, and the matrix has ~200 cases."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SECURITY_TOKEN": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+        }.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        for name, value in load_template()["Globals"]["Function"]["Environment"]["Variables"].items():
+            if isinstance(value, str):
+                patch.setenv(name, value)
+        patch.setenv("TABLE_NAME", TABLE)
+        patch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            create_tables(client, TABLE)
+            boto3.client("ses", region_name="us-east-1").verify_domain_identity(Domain="act3.ai")
+            runtime.reset()
+            runtime.use_clock(MovableClock(T0 + timedelta(hours=1)))
+            try:
+                yield Env(runtime.store(), client)
+            finally:
+                runtime.reset()
+
+
+@pytest.fixture
+def env(moto_env: Env) -> Env:
+    """A new, empty table (from the template) for each case, so cases are independent. (Sharing one table
+    is no option anyway: moto deep-copies the whole table on every transaction.)"""
+    from act3_billing.store.wallets import _CACHE
+
+    moto_env.client.delete_table(TableName=TABLE)
+    create_tables(moto_env.client, TABLE)
+    _CACHE._views.clear()
+    return moto_env
+
+
+# ---- the matrix -------------------------------------------------------------------------------------
+
+
+def test_every_template_route_has_an_entry_in_the_matrix() -> None:
+    in_template, in_matrix = set(ROUTES), set(EXPECTED)
+    assert not in_template - in_matrix, (
+        f"routes of template.yaml without an entry in EXPECTED (add their expected status per caller): "
+        f"{sorted(in_template - in_matrix)}"
+    )
+    assert not in_matrix - in_template, (
+        f"EXPECTED names routes the template no longer has: {sorted(in_matrix - in_template)}"
+    )
+    for (method, path), route in EXPECTED.items():
+        assert set(route.expect) == set(CALLERS), f"{method} {path}: expectations for {sorted(route.expect)}"
+        fixture = json.loads((EVENTS / "http" / f"{route.event}.json").read_text())
+        assert fixture["routeKey"] == f"{method} {path}", (
+            f"events/http/{route.event}.json is not {method} {path}"
+        )
+
+
+CASES = [
+    pytest.param(method, path, who, id=f"{method} {path} as {who}")
+    for method, path in sorted(ROUTES)
+    for who in CALLERS
+]
+
+# All a refusal may tell someone who is no member of the org (no plan, balance, options, role, ...).
+PROBLEM_FIELDS = {"type", "title", "status", "code", "detail"}
+
+
+def _sent_values(request: Request, org_id: str) -> list[str]:
+    """What the caller itself put in the request: an answer may echo it (e.g. "organization X not found")."""
+    values = [org_id, *request.params.values()]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            values.append(node)
+        elif isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    if request.body is not ...:
+        walk(request.body)
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+def _leaks(world: World, who: str, reply: Reply, request: Request) -> list[str]:
+    text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+    for value in _sent_values(request, world.target.org_id):
+        text = text.replace(value, "<sent>")
+    mine = world.memberships(who)
+    return sorted(
+        f"{secret!r} of {org_id}"
+        for org_id, private in world.private.items()
+        if org_id not in mine
+        for secret in private
+        if secret in text
+    )
+
+
+def _call_and_check(
+    env: Env, world: World, method: str, path: str, event: str, who: str, request: Request, expect: Expect
+) -> None:
+    """Call the route as `who` and check the answer, what changed, the books and what the answer tells."""
+    if who == "other_owner" and isinstance(request.body, dict) and "to_org_id" in request.body:
+        # An outsider moves credits into the org it owns itself.
+        request = Request(request.params, {**request.body, "to_org_id": world.other.org_id})
+    before = world.snapshot()
+
+    # When the caller calls the route (the function the template wires it to)
+    reply = invoke(
+        _function(ROUTES[(method, path)]),
+        http_event(
+            event,
+            org_id=world.target.org_id,
+            params=request.params,
+            user=world.caller(who),
+            body=request.body,
+            headers={} if method == "GET" else {"idempotency-key": world.key()},
+        ),
+    )
+
+    # Then the status (and problem code) is the expected one
+    status, _ = expect
+    assert (reply.status, reply.code) == expect, f"{method} {path} as {who}: {reply.status} {reply.body}"
+    if status >= 400:
+        assert reply.headers["content-type"] == "application/problem+json", reply.headers
+    if who in ("other_owner", "nobody", "anonymous"):
+        extra = sorted(set(reply.body) - PROBLEM_FIELDS) if isinstance(reply.body, dict) else []
+        assert status < 400 or not extra, f"{method} {path} tells {who} more than a refusal: {reply.body}"
+    # and a refusal or a read changes nothing; an allowed change touches the org in the path, not the other
+    after = world.snapshot()
+    if status >= 400 or method == "GET":
+        changed = [org_id for org_id in before if after[org_id] != before[org_id]]
+        assert not changed, f"{method} {path} as {who} answered {status} but changed {changed}"
+    else:
+        assert after[world.target.org_id] != before[world.target.org_id], "an allowed change changed nothing"
+        assert after[world.other.org_id] == before[world.other.org_id], "the other org changed"
+    for org_id in (world.target.org_id, world.other.org_id):
+        assert env.store.reconcile(org_id).ok, f"the books of {org_id} do not reconcile"
+    # and the answer names nothing of an org the caller is no member of (beyond what the caller sent)
+    leaks = _leaks(world, who, reply, request)
+    assert not leaks, f"{method} {path} as {who} ({reply.status}) leaks {leaks}: {reply.body}"
+
+
+@pytest.mark.parametrize(("method", "path", "who"), CASES)
+def test_route_answers_each_caller_as_the_matrix_says_and_leaks_no_other_org(
+    env: Env, method: str, path: str, who: str
+) -> None:
+    route = EXPECTED.get((method, path))
+    if route is None:
+        pytest.fail(
+            f"{method} {path} is in template.yaml but not in EXPECTED: add its expected status per caller"
+        )
+    # Given fresh orgs: the one in the path, another one with its own members, jobs, holds and invites
+    world = World.build(env.store, env.client)
+    request = route.given(world)
+    _call_and_check(env, world, method, path, route.event, who, request, route.expect[who])
+
+
+# ---- refusals that depend on the org's state are explained only to those who may act ----------------------
+#
+# An org that cannot pay (too few credits: 402 with its plan and upgrade options; a plan without generation)
+# or a hold that is closed: members allowed to act learn why; other roles get forbidden_role; outsiders
+# get the same 404 as for an org that does not exist, and a bare problem body.
+
+BROKE = (402, "insufficient_credits")
+OFF = (403, "generation_disabled")
+CLOSED = (409, "hold_not_open")
+STATE_CALLERS = ("owner", "creator", "viewer", "other_owner", "nobody")  # billing answers as viewer
+
+
+def refusal(*, owner: Expect, creator: Expect) -> dict[str, Expect]:
+    return {
+        "owner": owner,
+        "creator": creator,
+        "viewer": _expect(403),
+        "other_owner": _expect(404),
+        "nobody": _expect(404),
+    }
+
+
+def disable_generation(world: World) -> None:
+    """As a downgrade to archive: a new cycle without allowance and without generation."""
+    world.store.start_cycle(
+        world.target.org_id,
+        cycle_id="c2",
+        cycle_start=T0 + timedelta(hours=1),
+        cycle_end=T0 + timedelta(days=31),
+        allowance=0,
+        rollover_cap=0,
+        now=T0 + timedelta(hours=1),
+        plan_id="archive",
+        generation_enabled=False,
+    )
+
+
+def too_big_debit(world: World) -> Request:
+    return Request(body={"job_id": f"job-{_suffix(world.target)}-huge", "usage": {"shots": {"Q3": 10_000}}})
+
+
+def too_big_hold(world: World) -> Request:
+    return Request(body={"job_id": f"job-{_suffix(world.target)}-huge", "credits": 1_000_000})
+
+
+def too_big_extension(world: World) -> Request:
+    hold_id = world.place_hold(world.target, world.target.creator, 500)
+    return Request(params={"hold_id": hold_id}, body={"credits": 1_000_000})
+
+
+def too_big_transfer(world: World) -> Request:
+    return Request(body={"to_org_id": world.sister_org(), "credits": 1_000_000})
+
+
+def archived(given: Callable[[World], Request]) -> Callable[[World], Request]:
+    def then_archive(world: World) -> Request:
+        request = given(world)
+        disable_generation(world)
+        return request
+
+    return then_archive
+
+
+def closed_hold(world: World) -> Request:
+    hold_id = world.place_hold(world.target, world.target.creator, 500)
+    reply = invoke(
+        "holds",
+        http_event(
+            "hold_release",
+            org_id=world.target.org_id,
+            hold_id=hold_id,
+            user=world.target.creator,
+            body={},
+            headers={"idempotency-key": world.key()},
+        ),
+    )
+    assert reply.status == 200, reply.body
+    return Request(params={"hold_id": hold_id}, body={"credits": 100})
+
+
+DEBITS, HOLDS, TRANSFERS = "/orgs/{org_id}/debits", "/orgs/{org_id}/holds", "/orgs/{org_id}/transfers"
+EXTEND = "/orgs/{org_id}/holds/{hold_id}/extend"
+STATEFUL: dict[tuple[str, str], tuple[Callable[[World], Request], dict[str, Expect]]] = {
+    ("unaffordable", DEBITS): (too_big_debit, refusal(owner=BROKE, creator=BROKE)),
+    ("unaffordable", HOLDS): (too_big_hold, refusal(owner=BROKE, creator=BROKE)),
+    ("unaffordable", EXTEND): (too_big_extension, refusal(owner=BROKE, creator=BROKE)),
+    ("unaffordable", TRANSFERS): (too_big_transfer, refusal(owner=BROKE, creator=_expect(403))),
+    ("archived", DEBITS): (archived(debit_body), refusal(owner=OFF, creator=OFF)),
+    ("archived", HOLDS): (archived(hold_body), refusal(owner=OFF, creator=OFF)),
+    ("archived", EXTEND): (archived(extend_open_hold), refusal(owner=OFF, creator=OFF)),
+    ("archived", TRANSFERS): (
+        archived(transfer_to_callers_other_org),
+        refusal(owner=OFF, creator=_expect(403)),
+    ),
+    ("hold closed", EXTEND): (closed_hold, refusal(owner=CLOSED, creator=CLOSED)),
+}
+
+
+@pytest.mark.parametrize(
+    ("state", "path", "who"),
+    [
+        pytest.param(state, path, who, id=f"POST {path} on {state} as {who}")
+        for state, path in STATEFUL
+        for who in STATE_CALLERS
+    ],
+)
+def test_a_refusal_that_depends_on_the_orgs_state_is_explained_only_to_who_may_act(
+    env: Env, state: str, path: str, who: str
+) -> None:
+    given, expect = STATEFUL[(state, path)]
+    # Given fresh orgs, the one in the path in the state
+    world = World.build(env.store, env.client)
+    request = given(world)
+    _call_and_check(env, world, "POST", path, EXPECTED[("POST", path)].event, who, request, expect[who])
