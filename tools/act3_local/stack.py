@@ -354,9 +354,9 @@ def banner(info: dict[str, Any]) -> str:
         ),
         None,
     )
-    lines.append("    TOKEN=$(make -s token EMAIL=owner@demo-studio.example)")
     lines.append(f"    curl -s {api}{public or '/openapi.json'}")
-    lines.append("    make tick && make clock ARGS='advance 31d'")
+    lines.append("    TOKEN=$(make -s token EMAIL=creator@studio.example)   # after `make seed`")
+    lines.append(f'    curl -s {api}/orgs/org_demo_studio/balance -H "Authorization: Bearer $TOKEN"')
     if info.get("first_run"):
         lines += [
             "",

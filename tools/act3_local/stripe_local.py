@@ -18,6 +18,7 @@ from typing import Any
 API_KEY = "sk_test_act3local"
 WEBHOOK_ID = "act3-local"
 
+
 def catalog() -> list[dict[str, Any]]:
     """The plan catalog of the domain (SPEC §3), in the shape the Stripe metadata carries it."""
     from act3_billing.domain.plans import default_catalog
