@@ -6,13 +6,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from act3_billing import runtime
 from act3_billing.store.wallets import BillingStore
-from tests.support.template import create_tables, load_template
+from tests.support.moto_stack import handlers_on_moto
 from tests.support.wallets import T0
 
 TABLE = "act3-billing-test"
@@ -35,22 +32,9 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
-def store(aws_env: None, monkeypatch: pytest.MonkeyPatch, clock: MovableClock) -> Iterator[BillingStore]:
-    for name, value in load_template()["Globals"]["Function"]["Environment"]["Variables"].items():
-        if isinstance(value, str):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    with mock_aws():
-        create_tables(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
-        boto3.client("ses", region_name="us-east-1").verify_domain_identity(Domain="act3.ai")
-        runtime.reset()
-        runtime.use_clock(clock)
-        from act3_billing.store.wallets import _CACHE
-
-        _CACHE._views.clear()
-        yield runtime.store()
-    runtime.reset()
+def store(monkeypatch: pytest.MonkeyPatch, clock: MovableClock) -> Iterator[BillingStore]:
+    with handlers_on_moto(monkeypatch, TABLE, clock) as billing:
+        yield billing
 
 
 @pytest.fixture

@@ -30,18 +30,17 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from act3_billing import runtime
 from act3_billing.domain.lots import LotKind
 from act3_billing.domain.roles import Role
 from act3_billing.store.models import org_pk
 from act3_billing.store.orgs import OrgStore
-from act3_billing.store.wallets import BillingStore
+from act3_billing.store.wallets import BillingStore, shared_cache
 from tests.integration.conftest import TABLE, MovableClock
 from tests.support.events import EVENTS, http_event
 from tests.support.functions import Reply, invoke
-from tests.support.template import create_tables, http_routes, load_template
+from tests.support.moto_stack import handlers_on_moto
+from tests.support.template import create_tables, http_routes
 from tests.support.wallets import T0, Org, add_lot, new_org
 
 ROLES = ("owner", "creator", "billing", "viewer")
@@ -419,43 +418,20 @@ class Env:
 def moto_env() -> Iterator[Env]:
     """As tests/integration/conftest.py `store`, but the moto backend and the clients are set up once for
     the module: that set-up costs ~0.7 s a test, and the matrix has ~200 cases."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SECURITY_TOKEN": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-        }.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_PROFILE", raising=False)
-        for name, value in load_template()["Globals"]["Function"]["Environment"]["Variables"].items():
-            if isinstance(value, str):
-                patch.setenv(name, value)
-        patch.setenv("TABLE_NAME", TABLE)
-        patch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            create_tables(client, TABLE)
-            boto3.client("ses", region_name="us-east-1").verify_domain_identity(Domain="act3.ai")
-            runtime.reset()
-            runtime.use_clock(MovableClock(T0 + timedelta(hours=1)))
-            try:
-                yield Env(runtime.store(), client)
-            finally:
-                runtime.reset()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        handlers_on_moto(patch, TABLE, MovableClock(T0 + timedelta(hours=1))) as store,
+    ):
+        yield Env(store, boto3.client("dynamodb", region_name="us-east-1"))
 
 
 @pytest.fixture
 def env(moto_env: Env) -> Env:
     """A new, empty table (from the template) for each case, so cases are independent. (Sharing one table
     is no option anyway: moto deep-copies the whole table on every transaction.)"""
-    from act3_billing.store.wallets import _CACHE
-
     moto_env.client.delete_table(TableName=TABLE)
     create_tables(moto_env.client, TABLE)
-    _CACHE._views.clear()
+    shared_cache().clear()
     return moto_env
 
 

@@ -211,13 +211,7 @@ class OrgStore:
                 ),
                 MemberItem.pk.does_not_exist(),
             )
-            if role is Role.OWNER:
-                tx.update(
-                    "org",
-                    OrgItem(org_pk(org_id), ORG_SK),
-                    [OrgItem.owners.add(1)],
-                    OrgItem.owners == org.owners,
-                )
+            self._count_owners(tx, org, owners_after(org, None, role))
             try:
                 tx.run()
             except TxCancelled as exc:
@@ -285,13 +279,7 @@ class OrgStore:
                 actions,
                 (MemberItem.role == current.role) & MemberItem.pk.exists(),
             )
-            if owners != org.owners:
-                tx.update(
-                    "org",
-                    OrgItem(org_pk(org_id), ORG_SK),
-                    [OrgItem.owners.set(owners)],
-                    OrgItem.owners == org.owners,
-                )
+            self._count_owners(tx, org, owners)
             try:
                 tx.run()
             except TxCancelled:
@@ -308,13 +296,7 @@ class OrgStore:
             tx.delete(
                 "member", MemberItem(org_pk(org_id), f"MEMBER#{user_id}"), MemberItem.role == current.role
             )
-            if owners != org.owners:
-                tx.update(
-                    "org",
-                    OrgItem(org_pk(org_id), ORG_SK),
-                    [OrgItem.owners.set(owners)],
-                    OrgItem.owners == org.owners,
-                )
+            self._count_owners(tx, org, owners)
             try:
                 tx.run()
             except TxCancelled:
@@ -453,13 +435,7 @@ class OrgStore:
                 _member_item(org, user_id, invite.role, email=email, now=now),
                 MemberItem.pk.does_not_exist(),
             )
-            if invite.role is Role.OWNER:
-                tx.update(
-                    "org",
-                    OrgItem(org_pk(org.org_id), ORG_SK),
-                    [OrgItem.owners.add(1)],
-                    OrgItem.owners == org.owners,
-                )
+            self._count_owners(tx, org, owners_after(org, None, invite.role))
             try:
                 tx.run()
             except TxCancelled as exc:
@@ -479,6 +455,17 @@ class OrgStore:
         raise Conflict("the organization kept changing; retry")
 
     # ---- internals -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _count_owners(tx: Tx, org: Org, owners: int) -> None:
+        """Keep the org's owner count, on condition nobody changed it meanwhile (else the caller retries)."""
+        if owners != org.owners:
+            tx.update(
+                "org",
+                OrgItem(org_pk(org.org_id), ORG_SK),
+                [OrgItem.owners.set(owners)],
+                OrgItem.owners == org.owners,
+            )
 
     @staticmethod
     def _org_item(org: Org, created_by: str, now: datetime) -> OrgItem:

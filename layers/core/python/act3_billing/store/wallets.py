@@ -141,8 +141,18 @@ class WalletCache:
         with self._lock:
             self._views.pop(org_id, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._views.clear()
+            self._limits.clear()
+
 
 _CACHE = WalletCache()
+
+
+def shared_cache() -> WalletCache:
+    """The process-wide cache every store shares unless given its own (a Lambda instance has one)."""
+    return _CACHE
 
 
 def _replace_remaining(lot: Lot, remaining: int) -> Lot:
@@ -331,6 +341,31 @@ def hold_json(hold: Hold) -> dict[str, Any]:
         "created_at": iso(hold.created_at),
         "lots": dict(_sum_draws(hold.draws)),
     }
+
+
+def _split_by_life(
+    wallet: Wallet | None, credits: dict[str, int], now: datetime
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Credits going back to the lots they came from: those whose lot is still live, and the rest,
+    whose lot expired or rolled over meanwhile (they expire, recorded)."""
+    lots = wallet.lots_by_id if wallet is not None else {}
+    live = {k: v for k, v in credits.items() if k in lots and lots[k].live_at(now)}
+    return live, {k: v for k, v in credits.items() if k not in live}
+
+
+def _return_to_lots(
+    wallet: Wallet | None, live: dict[str, int], now: datetime
+) -> tuple[list[Action], Condition]:
+    """Add credits back to live lots, on condition each lot is still there and still live."""
+    actions: list[Action] = []
+    condition: Condition = WalletItem.pk.exists()
+    for lot_id, n in live.items():
+        path = WalletItem.lots[lot_id]["remaining"]
+        actions.append(path.set(path + n))
+        condition &= path.exists()
+        if wallet is not None and wallet.lots_by_id[lot_id].expires_at is not None:
+            condition &= WalletItem.lots[lot_id]["expires_at"] > iso(now)
+    return actions, condition
 
 
 def _sum_draws(draws: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -1010,14 +1045,7 @@ class BillingStore:
             rest = hold.remaining - capture if final else 0
             released_slice = slice_draws(hold.draws, start + capture, start + capture + rest)
             wallet = self.wallet(org_id) if released_slice else None
-            live = {
-                lot_id: n
-                for lot_id, n in released_slice.items()
-                if wallet is not None
-                and lot_id in wallet.lots_by_id
-                and wallet.lots_by_id[lot_id].live_at(now)
-            }
-            dead = {lot_id: n for lot_id, n in released_slice.items() if lot_id not in live}
+            live, dead = _split_by_life(wallet, released_slice, now)
             entries: list[LedgerEntry] = []
             if capture:
                 entries.append(
@@ -1076,14 +1104,9 @@ class BillingStore:
             )
             if capture:
                 hold_condition &= HoldItem.expires_at > iso(now)
-            wallet_actions: list[Action] = [WalletItem.held.add(-(capture + rest))]
-            wallet_condition = WalletItem.held >= capture + rest
-            for lot_id, n in live.items():
-                path = WalletItem.lots[lot_id]["remaining"]
-                wallet_actions.append(path.set(path + n))
-                wallet_condition &= path.exists()
-                if wallet is not None and wallet.lots_by_id[lot_id].expires_at is not None:
-                    wallet_condition &= WalletItem.lots[lot_id]["expires_at"] > iso(now)
+            returning, wallet_condition = _return_to_lots(wallet, live, now)
+            wallet_actions: list[Action] = [WalletItem.held.add(-(capture + rest)), *returning]
+            wallet_condition &= WalletItem.held >= capture + rest
             settled = Hold(
                 hold_id,
                 org_id,
@@ -1173,10 +1196,7 @@ class BillingStore:
                 spent[charge["lot"]] = spent.get(charge["lot"], 0) + int(charge["n"])
             total = sum(spent.values())
             wallet = self.wallet(org_id)
-            live = {
-                k: v for k, v in spent.items() if k in wallet.lots_by_id and wallet.lots_by_id[k].live_at(now)
-            }
-            dead = {k: v for k, v in spent.items() if k not in live}
+            live, dead = _split_by_life(wallet, spent, now)
             entries = [
                 LedgerEntry(
                     new_id("le", now),
@@ -1206,14 +1226,7 @@ class BillingStore:
                         memo="refunded to an expired lot",
                     )
                 )
-            actions: list[Action] = []
-            condition: Condition = WalletItem.pk.exists()
-            for lot_id, n in live.items():
-                path = WalletItem.lots[lot_id]["remaining"]
-                actions.append(path.set(path + n))
-                condition &= path.exists()
-                if wallet.lots_by_id[lot_id].expires_at is not None:
-                    condition &= WalletItem.lots[lot_id]["expires_at"] > iso(now)
+            actions, condition = _return_to_lots(wallet, live, now)
             body = {
                 "job_id": job_id,
                 "refunded": sum(live.values()),
