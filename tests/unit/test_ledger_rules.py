@@ -130,3 +130,9 @@ def test_many_expired_lots_make_one_entry_and_empty_lots_are_dropped() -> None:
     )
     assert [(e.type, e.amount) for e in plan.entries] == [(EntryType.EXPIRE, 750)]
     assert len(plan.removed_lots) == 151 and plan.removed_lots["pack#empty"] == 0
+
+
+def test_add_months_crosses_years_and_knows_leap_februaries() -> None:
+    assert add_months(datetime(2026, 12, 15, tzinfo=UTC), 1) == datetime(2027, 1, 15, tzinfo=UTC)
+    assert add_months(datetime(2024, 1, 31, tzinfo=UTC), 1) == datetime(2024, 2, 29, tzinfo=UTC)
+    assert add_months(datetime(2026, 11, 30, tzinfo=UTC), 3) == datetime(2027, 2, 28, tzinfo=UTC)

@@ -3,9 +3,8 @@ the excess forfeited), bank lots past their six-cycle life expire, and the new a
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from act3_billing.domain.ledger import EntryType
 from act3_billing.domain.lots import Lot, LotKind, Wallet, bank_lot_id, monthly_lot_id
@@ -16,7 +15,8 @@ BANK_LIFETIME_CYCLES = 6
 def add_months(moment: datetime, months: int) -> datetime:
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
+    first_of_next = date(year + month // 12, month % 12 + 1, 1)
+    day = min(moment.day, (first_of_next - timedelta(days=1)).day)
     return moment.replace(year=year, month=month, day=day)
 
 
