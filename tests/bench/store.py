@@ -17,8 +17,10 @@ import boto3
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
 from act3_billing.domain.lots import LotKind
+from act3_billing.store.cache import WalletCache
+from act3_billing.store.idempotency import Idem
 from act3_billing.store.models import bind
-from act3_billing.store.wallets import BillingStore, Idem, WalletCache
+from act3_billing.store.wallets import BillingStore
 from tests.bench.counting import RequestCounter, Tally
 from tests.support.template import create_tables
 from tests.support.wallets import T0, Org, add_lot, new_org

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
+from act3_billing.store.cache import WalletCache
 from act3_billing.store.models import bind
-from act3_billing.store.wallets import BillingStore, WalletCache
+from act3_billing.store.wallets import BillingStore
 from tests.support.template import create_tables
 
 

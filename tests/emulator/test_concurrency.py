@@ -11,8 +11,10 @@ import pytest
 
 from act3_billing.domain.errors import InsufficientCredits
 from act3_billing.domain.lots import LotKind
+from act3_billing.store.cache import WalletCache
+from act3_billing.store.idempotency import Idem
 from act3_billing.store.models import bind
-from act3_billing.store.wallets import BillingStore, Idem, WalletCache
+from act3_billing.store.wallets import BillingStore
 from tests.support.wallets import T0, add_lot, new_org
 
 pytestmark = pytest.mark.emulator

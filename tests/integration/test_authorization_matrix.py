@@ -33,9 +33,10 @@ import pytest
 
 from act3_billing.domain.lots import LotKind
 from act3_billing.domain.roles import Role
+from act3_billing.store.cache import shared_cache
 from act3_billing.store.models import org_pk
 from act3_billing.store.orgs import OrgStore
-from act3_billing.store.wallets import BillingStore, shared_cache
+from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import TABLE, MovableClock
 from tests.support.events import EVENTS, http_event
 from tests.support.functions import Reply, invoke

@@ -12,7 +12,8 @@ import pytest
 from moto import mock_aws
 
 from act3_billing import runtime
-from act3_billing.store.wallets import BillingStore, shared_cache
+from act3_billing.store.cache import shared_cache
+from act3_billing.store.wallets import BillingStore
 from tests.support.template import create_tables, load_template
 
 FAKE_AWS = {

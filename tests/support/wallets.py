@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from act3_billing.domain.ledger import EntryType
 from act3_billing.domain.lots import Lot, LotKind
 from act3_billing.domain.roles import Role
+from act3_billing.store.idempotency import Idem
 from act3_billing.store.orgs import OrgStore
-from act3_billing.store.wallets import BillingStore, Idem
+from act3_billing.store.wallets import BillingStore
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

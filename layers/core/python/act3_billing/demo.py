@@ -42,7 +42,7 @@ def seed_demo(store: BillingStore, now: datetime, user_id_for: Callable[[str], s
 
     `user_id_for` maps an e-mail to the `sub` its tokens carry."""
     from act3_billing.domain.errors import WalletMissing
-    from act3_billing.store.wallets import Idem
+    from act3_billing.store.idempotency import Idem
 
     plan = default_catalog().get("studio")
     allowance, cap = plan.monthly_credits or 0, plan.rollover_cap or 0

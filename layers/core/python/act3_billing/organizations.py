@@ -29,8 +29,9 @@ from act3_billing.services import idem, with_options
 if TYPE_CHECKING:
     from act3_billing.domain.orgs import Invite
     from act3_billing.services import Context
+    from act3_billing.store.idempotency import Outcome
     from act3_billing.store.orgs import MemberView, OrgStore
-    from act3_billing.store.wallets import BillingStore, Outcome
+    from act3_billing.store.wallets import BillingStore
 
 TRIAL_PLAN = "starter_trial"
 

@@ -26,7 +26,8 @@ from act3_billing.http import models as m
 from act3_billing.http.caller import Caller
 
 if TYPE_CHECKING:
-    from act3_billing.store.wallets import BillingStore, Idem, Outcome
+    from act3_billing.store.idempotency import Idem, Outcome
+    from act3_billing.store.wallets import BillingStore
 
 QUOTE_TTL = timedelta(minutes=15)
 
@@ -47,7 +48,7 @@ def context(store: BillingStore, caller: Caller, now: datetime) -> Context:
 def idem(key: str | None, operation: str, caller: Caller, payload: Any) -> Idem:
     """The Idempotency-Key with a fingerprint of who sent what, so a reuse with another body is caught."""
     from act3_billing.domain.errors import IdempotencyKeyRequired
-    from act3_billing.store.wallets import Idem
+    from act3_billing.store.idempotency import Idem
 
     if not key:
         raise IdempotencyKeyRequired("send an Idempotency-Key header (1-255 visible ASCII characters)")
@@ -188,7 +189,7 @@ def ledger(
         job_id=job_id,
         actor=member,
     )
-    from act3_billing.store.wallets import entry_json
+    from act3_billing.store.records import entry_json
 
     return m.LedgerPage(
         entries=[m.LedgerEntryOut.model_validate(entry_json(e)) for e in entries],

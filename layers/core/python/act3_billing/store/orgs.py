@@ -34,9 +34,10 @@ from act3_billing.domain.orgs import (
 )
 from act3_billing.domain.roles import Membership, Role
 from act3_billing.domain.times import iso, parse_iso
+from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import InviteItem, MemberItem, OrgItem, UserItem, org_pk
+from act3_billing.store.records import membership_from_item, plain
 from act3_billing.store.tx import Tx, TxCancelled
-from act3_billing.store.wallets import Idem, Outcome, add_idem, membership_from_item, plain, replay
 
 ORG_SK = "ORG"
 MAX_ATTEMPTS = 20

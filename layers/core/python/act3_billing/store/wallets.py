@@ -10,15 +10,13 @@ stale wallet leads to a fresh read and another attempt.
 
 from __future__ import annotations
 
-import functools
 import json
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Concatenate, ParamSpec
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist
@@ -29,10 +27,8 @@ from act3_billing.domain.cycles import plan_new_cycle
 from act3_billing.domain.errors import (
     AlreadyRefunded,
     Conflict,
-    DomainError,
     GenerationDisabled,
     HoldNotOpen,
-    IdempotencyKeyReuse,
     InsufficientCredits,
     NotFound,
     NothingToRefund,
@@ -46,11 +42,12 @@ from act3_billing.domain.ledger import EntryType, LedgerEntry, Reconciliation, r
 from act3_billing.domain.lots import Lot, LotKind, Wallet, plan_draw
 from act3_billing.domain.orgs import MemberLimitExceeded
 from act3_billing.domain.roles import Membership, Permission, Role, roles_with
-from act3_billing.domain.times import iso, parse_iso
+from act3_billing.domain.times import iso
+from act3_billing.store.cache import WalletCache, shared_cache
+from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay, replays
 from act3_billing.store.models import (
     WALLET_SK,
     HoldItem,
-    IdempotencyItem,
     JobItem,
     LedgerItem,
     MemberItem,
@@ -58,27 +55,22 @@ from act3_billing.store.models import (
     WalletItem,
     org_pk,
 )
+from act3_billing.store.records import (
+    entry_from_item,
+    entry_json,
+    hold_from_item,
+    hold_json,
+    ledger_item,
+    lot_to_map,
+    membership_from_item,
+    plain,
+    wallet_from_item,
+)
 from act3_billing.store.tx import Tx, TxCancelled
 
 MAX_ATTEMPTS = 40
-IDEMPOTENCY_TTL = timedelta(days=90)
 QUOTE_TTL_GRACE = timedelta(days=7)
 SYSTEM_ACTOR = "system"
-
-
-@dataclass(frozen=True)
-class Idem:
-    """An Idempotency-Key, scoped to its org, with the fingerprint of the request it first came with."""
-
-    key: str
-    operation: str
-    fingerprint: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    body: dict[str, Any]
-    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,244 +95,6 @@ def spender_condition() -> Condition:
     spending_roles = [role.value for role in roles_with(Permission.SPEND)]
     condition: Condition = MemberItem.role.is_in(*spending_roles) & (MemberItem.may_spend == True)  # noqa: E712
     return condition
-
-
-class WalletCache:
-    """Per-process views of recently used wallets. Never trusted alone: transactions condition on them."""
-
-    def __init__(self) -> None:
-        self._views: dict[str, Wallet] = {}
-        self._limits: dict[tuple[str, str], int | None] = {}
-        self._lock = threading.Lock()
-
-    def limit(self, org_id: str, user_id: str) -> int | None:
-        """The member's monthly limit as last seen; an unseen member is assumed to have none."""
-        return self._limits.get((org_id, user_id))
-
-    def set_limit(self, org_id: str, user_id: str, limit: int | None) -> None:
-        self._limits[(org_id, user_id)] = limit
-
-    def get(self, org_id: str) -> Wallet | None:
-        return self._views.get(org_id)
-
-    def put(self, wallet: Wallet) -> None:
-        with self._lock:
-            self._views[wallet.org_id] = wallet
-
-    def spent(self, org_id: str, draw: dict[str, int]) -> None:
-        with self._lock:
-            view = self._views.get(org_id)
-            if view is None:
-                return
-            lots = tuple(
-                _replace_remaining(lot, lot.remaining - draw.get(lot.lot_id, 0)) for lot in view.lots
-            )
-            self._views[org_id] = _with_lots(view, lots)
-
-    def drop(self, org_id: str) -> None:
-        with self._lock:
-            self._views.pop(org_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._views.clear()
-            self._limits.clear()
-
-
-_CACHE = WalletCache()
-
-
-def shared_cache() -> WalletCache:
-    """The process-wide cache every store shares unless given its own (a Lambda instance has one)."""
-    return _CACHE
-
-
-def _replace_remaining(lot: Lot, remaining: int) -> Lot:
-    return Lot(
-        lot.lot_id, lot.kind, max(remaining, 0), lot.granted, lot.created_at, lot.expires_at, lot.label
-    )
-
-
-def _with_lots(view: Wallet, lots: tuple[Lot, ...]) -> Wallet:
-    return Wallet(
-        org_id=view.org_id,
-        plan_id=view.plan_id,
-        cycle_id=view.cycle_id,
-        cycle_start=view.cycle_start,
-        cycle_end=view.cycle_end,
-        lots=lots,
-        held=view.held,
-        generation_enabled=view.generation_enabled,
-        monthly_allowance=view.monthly_allowance,
-        lots_version=view.lots_version,
-    )
-
-
-def plain(raw: Any) -> dict[str, Any]:
-    """A stored map as a dict, whether PynamoDB hands it over as a MapAttribute or a dict."""
-    if raw is None:
-        return {}
-    return dict(raw.as_dict()) if hasattr(raw, "as_dict") else dict(raw)
-
-
-def _lot_from_map(lot_id: str, raw: dict[str, Any]) -> Lot:
-    expires = raw.get("expires_at")
-    return Lot(
-        lot_id=lot_id,
-        kind=LotKind(raw["kind"]),
-        remaining=int(raw["remaining"]),
-        granted=int(raw["granted"]),
-        created_at=parse_iso(raw["created_at"]),
-        expires_at=parse_iso(expires) if expires else None,
-        label=raw.get("label") or "",
-    )
-
-
-def _lot_to_map(lot: Lot) -> dict[str, Any]:
-    raw: dict[str, Any] = {
-        "kind": lot.kind.value,
-        "remaining": lot.remaining,
-        "granted": lot.granted,
-        "created_at": iso(lot.created_at),
-        "label": lot.label,
-    }
-    if lot.expires_at is not None:
-        raw["expires_at"] = iso(lot.expires_at)
-    return raw
-
-
-def _wallet_from_item(item: WalletItem) -> Wallet:
-    lots_raw = plain(item.lots)
-    return Wallet(
-        org_id=item.org_id,
-        plan_id=item.plan_id,
-        cycle_id=item.cycle_id,
-        cycle_start=parse_iso(item.cycle_start),
-        cycle_end=parse_iso(item.cycle_end),
-        lots=tuple(_lot_from_map(k, plain(v)) for k, v in sorted(lots_raw.items())),
-        held=int(item.held or 0),
-        generation_enabled=bool(item.generation_enabled),
-        monthly_allowance=int(item.monthly_allowance or 0),
-        lots_version=int(item.lots_version or 0),
-    )
-
-
-def _ledger_item(entry: LedgerEntry) -> LedgerItem:
-    item = LedgerItem(
-        org_pk(entry.org_id),
-        f"LEDGER#{iso(entry.created_at)}#{entry.entry_id}",
-        entry_id=entry.entry_id,
-        org_id=entry.org_id,
-        type=entry.type.value,
-        amount=entry.amount,
-        from_account=str(entry.from_account),
-        to_account=str(entry.to_account),
-        lots=dict(entry.lots),
-        sources=dict(entry.sources),
-        actor=entry.actor,
-        job_id=entry.job_id,
-        hold_id=entry.hold_id,
-        quote_id=entry.quote_id,
-        idempotency_key=entry.idempotency_key,
-        rate_card_version=entry.rate_card_version,
-        memo=entry.memo,
-        created_at=iso(entry.created_at),
-    )
-    if entry.job_id:
-        item.gsi1pk = f"{org_pk(entry.org_id)}#JOB#{entry.job_id}"
-        item.gsi1sk = item.sk
-    return item
-
-
-def _entry_from_item(item: LedgerItem) -> LedgerEntry:
-    from act3_billing.domain.ledger import Account
-
-    def ints(raw: Any) -> dict[str, int]:
-        return {k: int(v) for k, v in plain(raw).items()}
-
-    return LedgerEntry(
-        entry_id=item.entry_id,
-        org_id=item.org_id,
-        type=EntryType(item.type),
-        amount=int(item.amount),
-        created_at=parse_iso(item.created_at),
-        lots=ints(item.lots),
-        sources=ints(item.sources),
-        from_account=Account(item.from_account),
-        to_account=Account(item.to_account),
-        actor=item.actor,
-        job_id=item.job_id,
-        hold_id=item.hold_id,
-        quote_id=item.quote_id,
-        idempotency_key=item.idempotency_key,
-        rate_card_version=item.rate_card_version,
-        memo=item.memo,
-    )
-
-
-def _hold_from_item(item: HoldItem) -> Hold:
-    draws = tuple((str(d["lot"]), int(d["amount"])) for d in map(plain, item.draws or []))
-    return Hold(
-        hold_id=item.hold_id,
-        org_id=item.org_id,
-        amount=int(item.amount),
-        captured=int(item.captured or 0),
-        released=int(item.released or 0),
-        draws=draws,
-        status=HoldStatus(item.status),
-        expires_at=parse_iso(item.expires_at),
-        created_at=parse_iso(item.created_at),
-        job_id=item.job_id,
-        actor=item.actor,
-        cycle_id=item.cycle_id,
-    )
-
-
-def membership_from_item(item: MemberItem) -> Membership:
-    return Membership(
-        org_id=item.org_id,
-        user_id=item.user_id,
-        role=Role(item.role),
-        may_spend=bool(item.may_spend),
-        may_spend_override=item.may_spend_override,
-        monthly_limit=int(item.monthly_limit) if item.monthly_limit is not None else None,
-        email=item.email,
-    )
-
-
-def entry_json(entry: LedgerEntry) -> dict[str, Any]:
-    return {
-        "entry_id": entry.entry_id,
-        "type": entry.type.value,
-        "amount": entry.amount,
-        "from_account": str(entry.from_account),
-        "to_account": str(entry.to_account),
-        "lots": dict(entry.lots),
-        "sources": dict(entry.sources),
-        "actor": entry.actor,
-        "job_id": entry.job_id,
-        "hold_id": entry.hold_id,
-        "quote_id": entry.quote_id,
-        "idempotency_key": entry.idempotency_key,
-        "rate_card_version": entry.rate_card_version,
-        "memo": entry.memo,
-        "created_at": iso(entry.created_at),
-    }
-
-
-def hold_json(hold: Hold) -> dict[str, Any]:
-    return {
-        "hold_id": hold.hold_id,
-        "job_id": hold.job_id,
-        "amount": hold.amount,
-        "captured": hold.captured,
-        "released": hold.released,
-        "remaining": hold.remaining,
-        "status": hold.status.value,
-        "expires_at": iso(hold.expires_at),
-        "created_at": iso(hold.created_at),
-        "lots": dict(_sum_draws(hold.draws)),
-    }
 
 
 def _split_by_life(
@@ -368,90 +122,12 @@ def _return_to_lots(
     return actions, condition
 
 
-def _sum_draws(draws: Iterable[tuple[str, int]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for lot_id, amount in draws:
-        out[lot_id] = out.get(lot_id, 0) + amount
-    return out
-
-
-def add_idem(tx: Tx, org_id: str, idem: Idem, body: dict[str, Any], now: datetime) -> None:
-    """The idempotency record, written in the same transaction as the change it answers for."""
-    tx.put(
-        "idem",
-        IdempotencyItem(
-            org_pk(org_id),
-            f"IDEM#{idem.key}",
-            operation=idem.operation,
-            fingerprint=idem.fingerprint,
-            response=json.dumps(body, separators=(",", ":")),
-            created_at=iso(now),
-            expires_ttl=now + IDEMPOTENCY_TTL,
-        ),
-        IdempotencyItem.pk.does_not_exist(),
-    )
-
-
-def replay(org_id: str, idem: Idem) -> Outcome:
-    """The first answer to this key; another request under the same key is refused."""
-    item = IdempotencyItem.get(org_pk(org_id), f"IDEM#{idem.key}", consistent_read=True)
-    if item.operation != idem.operation or item.fingerprint != idem.fingerprint:
-        raise IdempotencyKeyReuse(
-            "this Idempotency-Key was already used with a different request", operation=item.operation
-        )
-    return Outcome(json.loads(item.response), replayed=True)
-
-
-def previous(org_id: str, idem: Idem) -> Outcome | None:
-    try:
-        return replay(org_id, idem)
-    except DoesNotExist:
-        return None
-
-
-P = ParamSpec("P")
-# Refusals that never fall back to an earlier answer: authorization ones (a stranger must not learn
-# whether a key was used in an org) and those that are about the key or the database itself.
-_NOT_REPLAYED = frozenset(
-    {
-        "idempotency_key_reuse",
-        "unavailable",
-        "conflict",
-        "not_found",
-        "forbidden_role",
-        "shared_credits_disabled",
-    }
-)
-
-
-def replays(
-    method: Callable[Concatenate[BillingStore, str, P], Outcome],
-) -> Callable[Concatenate[BillingStore, str, P], Outcome]:
-    """A refusal that a retry of an already-applied request would meet (the hold is closed now, the
-    credits are spent now) answers with the first answer instead: the key, not the state, decides."""
-
-    @functools.wraps(method)
-    def wrapper(self: BillingStore, org_id: str, /, *args: P.args, **kwargs: P.kwargs) -> Outcome:
-        try:
-            return method(self, org_id, *args, **kwargs)
-        except DomainError as refusal:
-            idem = kwargs.get("idem")
-            if not isinstance(idem, Idem) or refusal.code in _NOT_REPLAYED:
-                raise
-            earlier = previous(org_id, idem)
-            if earlier is None:
-                raise
-            return earlier
-
-    return wrapper
-
-
 class BillingStore:
     """Repository of wallets, holds, quotes, ledger and idempotency records of one table."""
 
     def __init__(self, connection: Connection, cache: WalletCache | None = None) -> None:
         self._connection = connection
-        self._cache = cache if cache is not None else _CACHE
+        self._cache = cache if cache is not None else shared_cache()
 
     @property
     def connection(self) -> Connection:
@@ -464,7 +140,7 @@ class BillingStore:
             item = WalletItem.get(org_pk(org_id), WALLET_SK, consistent_read=True)
         except DoesNotExist:
             raise WalletMissing(f"organization {org_id} has no credit wallet") from None
-        wallet = _wallet_from_item(item)
+        wallet = wallet_from_item(item)
         self._cache.put(wallet)
         return wallet
 
@@ -487,17 +163,17 @@ class BillingStore:
 
     def hold(self, org_id: str, hold_id: str) -> Hold:
         try:
-            return _hold_from_item(HoldItem.get(org_pk(org_id), f"HOLD#{hold_id}", consistent_read=True))
+            return hold_from_item(HoldItem.get(org_pk(org_id), f"HOLD#{hold_id}", consistent_read=True))
         except DoesNotExist:
             raise NotFound(f"hold {hold_id} not found") from None
 
     def open_holds(self, org_id: str) -> list[Hold]:
         items = HoldItem.query(org_pk(org_id), HoldItem.sk.startswith("HOLD#"), consistent_read=True)
-        return [h for h in map(_hold_from_item, items) if h.status is HoldStatus.OPEN]
+        return [h for h in map(hold_from_item, items) if h.status is HoldStatus.OPEN]
 
     def entries(self, org_id: str) -> Iterator[LedgerEntry]:
         items = LedgerItem.query(org_pk(org_id), LedgerItem.sk.startswith("LEDGER#"), consistent_read=True)
-        return map(_entry_from_item, items)
+        return map(entry_from_item, items)
 
     def ledger_page(
         self,
@@ -545,7 +221,7 @@ class BillingStore:
                     limit=limit - len(out),
                     last_evaluated_key=last,
                 )
-            out.extend(_entry_from_item(item) for item in result)
+            out.extend(entry_from_item(item) for item in result)
             last = result.last_evaluated_key
             if not last:
                 break
@@ -654,7 +330,7 @@ class BillingStore:
                 actions.append(WalletItem.lots[lot_id]["remaining"].set(after))
                 condition &= WalletItem.lots[lot_id]["remaining"] == expected
             for lot in plan.new_lots:
-                actions.append(WalletItem.lots[lot.lot_id].set(_lot_to_map(lot)))
+                actions.append(WalletItem.lots[lot.lot_id].set(lot_to_map(lot)))
             body = {
                 "cycle_id": cycle_id,
                 "entries": [entry_json(e) for e in entries],
@@ -663,7 +339,7 @@ class BillingStore:
             tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
             add_idem(tx, org_id, idem, body, now)
             for entry in entries:
-                tx.put("ledger", _ledger_item(entry))
+                tx.put("ledger", ledger_item(entry))
             try:
                 tx.run()
             except TxCancelled as exc:
@@ -703,11 +379,11 @@ class BillingStore:
         tx.update(
             "wallet",
             WalletItem(org_pk(org_id), WALLET_SK),
-            [WalletItem.lots[lot.lot_id].set(_lot_to_map(lot)), WalletItem.lots_version.add(1)],
+            [WalletItem.lots[lot.lot_id].set(lot_to_map(lot)), WalletItem.lots_version.add(1)],
             WalletItem.pk.exists() & WalletItem.lots[lot.lot_id].does_not_exist(),
         )
         add_idem(tx, org_id, idem, body, now)
-        tx.put("ledger", _ledger_item(entry))
+        tx.put("ledger", ledger_item(entry))
         for _ in range(MAX_ATTEMPTS):
             try:
                 tx.run()
@@ -1136,7 +812,7 @@ class BillingStore:
                 self._charge_job(tx, org_id, hold.job_id, captured_slice)
             add_idem(tx, org_id, idem, body, now)
             for entry in entries:
-                tx.put("ledger", _ledger_item(entry))
+                tx.put("ledger", ledger_item(entry))
             try:
                 tx.run()
             except TxCancelled as exc:
@@ -1249,7 +925,7 @@ class BillingStore:
                 tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
             add_idem(tx, org_id, idem, body, now)
             for entry in entries:
-                tx.put("ledger", _ledger_item(entry))
+                tx.put("ledger", ledger_item(entry))
             try:
                 tx.run()
             except TxCancelled as exc:
@@ -1341,14 +1017,14 @@ class BillingStore:
                 "target",
                 WalletItem(org_pk(to_org_id), WALLET_SK),
                 [
-                    *(WalletItem.lots[lot.lot_id].set(_lot_to_map(lot)) for lot in arriving),
+                    *(WalletItem.lots[lot.lot_id].set(lot_to_map(lot)) for lot in arriving),
                     WalletItem.lots_version.add(1),
                 ],
                 WalletItem.pk.exists(),
             )
             add_idem(tx, org_id, idem, body, now)
-            tx.put("ledger", _ledger_item(out_entry))
-            tx.put("ledger", _ledger_item(in_entry))
+            tx.put("ledger", ledger_item(out_entry))
+            tx.put("ledger", ledger_item(in_entry))
             try:
                 tx.run()
             except TxCancelled as exc:
@@ -1433,7 +1109,7 @@ class BillingStore:
             body = plan.body(draw)
             add_idem(tx, org_id, idem, body, now)
             for entry in plan.entries(draw):
-                tx.put("ledger", _ledger_item(entry))
+                tx.put("ledger", ledger_item(entry))
             plan.extra(tx, draw, view)
             try:
                 tx.run()
