@@ -12,25 +12,12 @@ import boto3
 from act3_billing.domain.orgs import token_hash
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import TABLE, MovableClock
+from tests.support.calls import debit
 from tests.support.events import http_event
 from tests.support.functions import Reply, invoke
 from tests.support.wallets import new_org
 
 LINKEDIN = {"custom:idp": "linkedin"}
-SHOT = {"usage": {"shots": {"Q1": 1}}}  # 80 credits
-
-
-def debit(org_id: str, user: str, key: str, body: dict[str, Any] = SHOT) -> Reply:
-    return invoke(
-        "debits",
-        http_event(
-            "debit_create",
-            org_id=org_id,
-            user=user,
-            body={"job_id": key, **body},
-            headers={"idempotency-key": key},
-        ),
-    )
 
 
 def patch_member(org_id: str, actor: str, user_id: str, body: dict[str, Any]) -> Reply:

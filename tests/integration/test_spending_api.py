@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
+from tests.support.calls import debit, refund
 from tests.support.events import http_event
 from tests.support.functions import invoke
 from tests.support.wallets import new_org
@@ -222,61 +223,16 @@ def test_refund_reverses_a_job_once(store: BillingStore) -> None:
             body={"job_id": "failed-job", "usage": {"shots": {"Q3": 2}}},
         ),
     )
-    first = invoke(
-        "refunds",
-        http_event(
-            "refund_create",
-            org_id=org.org_id,
-            user=org.owner,
-            body={"job_id": "failed-job"},
-            headers={"idempotency-key": "r1"},
-        ),
-    )
+    first = refund(org.org_id, org.owner, "failed-job", key="r1")
     assert (first.status, first.body["refunded"]) == (201, 800)
-    second = invoke(
-        "refunds",
-        http_event(
-            "refund_create",
-            org_id=org.org_id,
-            user=org.owner,
-            body={"job_id": "failed-job"},
-            headers={"idempotency-key": "r2"},
-        ),
-    )
+    second = refund(org.org_id, org.owner, "failed-job", key="r2")
     assert (second.status, second.code) == (409, "already_refunded")
-    unknown = invoke(
-        "refunds",
-        http_event(
-            "refund_create",
-            org_id=org.org_id,
-            user=org.owner,
-            body={"job_id": "never-ran"},
-            headers={"idempotency-key": "r3"},
-        ),
-    )
+    unknown = refund(org.org_id, org.owner, "never-ran", key="r3")
     assert (unknown.status, unknown.code) == (404, "nothing_to_refund")
     assert store.wallet(org.org_id).total() == 33_000
-    by_creator = invoke(
-        "refunds",
-        http_event(
-            "refund_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "failed-job"},
-            headers={"idempotency-key": "r4"},
-        ),
-    )
+    by_creator = refund(org.org_id, org.creator, "failed-job", key="r4")
     assert (by_creator.status, by_creator.code) == (403, "forbidden_role")
-    recharge = invoke(
-        "debits",
-        http_event(
-            "debit_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "failed-job", "usage": {"shots": {"Q1": 1}}},
-            headers={"idempotency-key": "again"},
-        ),
-    )
+    recharge = debit(org.org_id, org.creator, "failed-job", key="again")
     assert (recharge.status, recharge.code) == (409, "already_refunded")
     assert store.reconcile(org.org_id).ok
 
