@@ -158,7 +158,8 @@ class OrgStore:
             existing = None
         if existing is not None and existing.personal_org:
             return self.org(existing.personal_org), False
-        org = Org(org_id=new_id("org", now).lower(), name=f"{email or 'My'} studio", owners=1, personal=True)
+        owner = email.split("@", 1)[0] if email else "My"
+        org = Org(org_id=new_id("org", now).lower(), name=f"{owner}'s studio", owners=1, personal=True)
         tx = Tx(self._connection)
         tx.put(
             "user",
