@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 
 from act3_billing.domain.orgs import token_hash
+from act3_billing.domain.roles import Role
+from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import TABLE, MovableClock
 from tests.support.calls import debit
@@ -284,46 +286,32 @@ def test_only_owners_invite(store: BillingStore) -> None:
 # ---- transfers ----------------------------------------------------------------------------------
 
 
-def test_owner_of_both_orgs_transfers_credits_with_their_expiry(store: BillingStore) -> None:
-    source, target = new_org(store, monthly=1000), new_org(store, monthly=500)
-    invoke(
-        "members",
-        http_event(
-            "member_patch",
-            org_id=target.org_id,
-            params={"user_id": target.creator},
-            user=target.owner,
-            body={"role": "owner"},
-        ),
-    )
-    # the source owner is not a member of the target yet
-    stranger = invoke(
+def transfer(org_id: str, user: str, to_org_id: str, credits: int, key: str) -> Reply:
+    return invoke(
         "transfers",
         http_event(
             "transfer_create",
-            org_id=source.org_id,
-            user=source.owner,
-            body={"to_org_id": target.org_id, "credits": 300},
+            org_id=org_id,
+            user=user,
+            body={"to_org_id": to_org_id, "credits": credits},
+            headers={"idempotency-key": key},
         ),
     )
-    assert (stranger.status, stranger.code) == (404, "not_found")
-    # make the source owner an owner of the target too
-    from act3_billing.domain.roles import Role
-    from act3_billing.store.orgs import OrgStore
 
+
+def test_owner_of_both_orgs_transfers_credits_with_their_expiry(store: BillingStore) -> None:
+    source, target = new_org(store, monthly=1000), new_org(store, monthly=500)
+    # Given the source owner is not a member of the target yet
+    stranger = transfer(source.org_id, source.owner, target.org_id, 300, "t0")
+    assert (stranger.status, stranger.code) == (404, "not_found")
+    # When they become an owner of the target too
     OrgStore(store.connection).add_member(
         target.org_id, source.owner, Role.OWNER, email=None, now=store.wallet(source.org_id).cycle_start
     )
-    event = http_event(
-        "transfer_create",
-        org_id=source.org_id,
-        user=source.owner,
-        body={"to_org_id": target.org_id, "credits": 300},
-        headers={"idempotency-key": "t1"},
-    )
-    moved = invoke("transfers", event)
+    moved = transfer(source.org_id, source.owner, target.org_id, 300, "t1")
     assert moved.status == 201, moved.body
-    assert invoke("transfers", event).body == moved.body  # idempotent
+    assert transfer(source.org_id, source.owner, target.org_id, 300, "t1").body == moved.body  # idempotent
+    # Then the credits left in spending order and arrived with their expiry
     assert store.wallet(source.org_id).total() == 700
     target_wallet = store.wallet(target.org_id)
     assert target_wallet.total() == 800
@@ -331,28 +319,10 @@ def test_owner_of_both_orgs_transfers_credits_with_their_expiry(store: BillingSt
     assert [(lot.kind.value, lot.remaining) for lot in arrived] == [("grant", 300)]
     assert arrived[0].expires_at == store.wallet(source.org_id).cycle_end  # the monthly lot's expiry
     assert store.reconcile(source.org_id).ok and store.reconcile(target.org_id).ok
-    too_much = invoke(
-        "transfers",
-        http_event(
-            "transfer_create",
-            org_id=source.org_id,
-            user=source.owner,
-            body={"to_org_id": target.org_id, "credits": 5000},
-            headers={"idempotency-key": "t2"},
-        ),
-    )
+    too_much = transfer(source.org_id, source.owner, target.org_id, 5000, "t2")
     assert (too_much.status, too_much.code) == (402, "insufficient_credits")
-    creator = invoke(
-        "transfers",
-        http_event(
-            "transfer_create",
-            org_id=source.org_id,
-            user=source.creator,
-            body={"to_org_id": target.org_id, "credits": 5},
-            headers={"idempotency-key": "t3"},
-        ),
-    )
-    assert (creator.status, creator.code) == (403, "forbidden_role")
+    by_creator = transfer(source.org_id, source.creator, target.org_id, 5, "t3")
+    assert (by_creator.status, by_creator.code) == (403, "forbidden_role")
 
 
 def test_a_revoked_or_accepted_invite_cannot_be_resent(store: BillingStore, outbox: list[Any]) -> None:

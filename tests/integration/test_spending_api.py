@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
-from tests.support.calls import debit, refund
+from tests.support.calls import capture, debit, hold, quote, refund
 from tests.support.events import http_event
 from tests.support.functions import invoke
 from tests.support.wallets import new_org
@@ -22,63 +22,31 @@ def test_quote_then_debit_by_quote_spends_exactly_the_quoted_credits(store: Bill
     # Given an org on creator with its monthly allowance
     org = new_org(store)
     # When a creator asks for a quote for three Q2 shots
-    quote = invoke(
-        "quotes",
-        http_event("quote_create", org_id=org.org_id, user=org.creator, body={"usage": {"shots": {"Q2": 3}}}),
-    )
+    quoted = quote(org.org_id, org.creator, {"shots": {"Q2": 3}})
     # Then it prices 600 credits, affordable, balance before/after
-    assert quote.status == 201, quote.body
-    assert quote.body["credits"] == 600
-    assert quote.body["affordable"] is True
-    assert (quote.body["balance_before"], quote.body["balance_after"]) == (33_000, 32_400)
+    assert quoted.status == 201, quoted.body
+    assert quoted.body["credits"] == 600
+    assert quoted.body["affordable"] is True
+    assert (quoted.body["balance_before"], quoted.body["balance_after"]) == (33_000, 32_400)
     # When the job is debited by the quote id
-    debit = invoke(
-        "debits",
-        http_event(
-            "debit_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "job-1", "quote_id": quote.body["quote_id"]},
-            headers={"idempotency-key": "k-1"},
-        ),
-    )
-    assert debit.status == 201, debit.body
-    assert debit.body["lots"] == {"monthly#c1": 600}
+    debited = debit(org.org_id, org.creator, "job-1", key="k-1", quote_id=quoted.body["quote_id"])
+    assert debited.status == 201, debited.body
+    assert debited.body["lots"] == {"monthly#c1": 600}
     # Then the balance shows 600 used and the quote cannot be used twice
     balance = invoke("balance", http_event("balance_get", org_id=org.org_id, user=org.viewer))
     assert balance.body["monthly"]["used"] == 600
     assert balance.body["spendable"] == 32_400
-    again = invoke(
-        "debits",
-        http_event(
-            "debit_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "job-2", "quote_id": quote.body["quote_id"]},
-            headers={"idempotency-key": "k-2"},
-        ),
-    )
+    again = debit(org.org_id, org.creator, "job-2", key="k-2", quote_id=quoted.body["quote_id"])
     assert (again.status, again.code) == (409, "quote_used")
     assert store.reconcile(org.org_id).ok
 
 
 def test_expired_quote_is_refused_and_changes_nothing(store: BillingStore, clock: MovableClock) -> None:
     org = new_org(store)
-    quote = invoke(
-        "quotes",
-        http_event("quote_create", org_id=org.org_id, user=org.creator, body={"usage": {"shots": {"Q1": 1}}}),
-    )
+    quoted = quote(org.org_id, org.creator, {"shots": {"Q1": 1}})
     clock.advance(minutes=16)
-    debit = invoke(
-        "debits",
-        http_event(
-            "debit_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "job-1", "quote_id": quote.body["quote_id"]},
-        ),
-    )
-    assert (debit.status, debit.code) == (410, "quote_expired")
+    debited = debit(org.org_id, org.creator, "job-1", quote_id=quoted.body["quote_id"])
+    assert (debited.status, debited.code) == (410, "quote_expired")
     assert store.wallet(org.org_id).spendable(clock()) == 33_000
 
 
@@ -239,80 +207,22 @@ def test_refund_reverses_a_job_once(store: BillingStore) -> None:
 
 def test_a_refund_covers_debits_and_captures_of_the_job_read_consistently(store: BillingStore) -> None:
     org = new_org(store)
-    invoke(
-        "debits",
-        http_event(
-            "debit_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "film", "usage": {"shots": {"Q1": 1}}},
-            headers={"idempotency-key": "a"},
-        ),
-    )
-    hold = invoke(
-        "holds",
-        http_event(
-            "hold_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "film", "credits": 500},
-            headers={"idempotency-key": "b"},
-        ),
-    )
-    invoke(
-        "holds",
-        http_event(
-            "hold_capture",
-            org_id=org.org_id,
-            hold_id=hold.body["hold_id"],
-            user=org.creator,
-            body={"credits": 300, "final": True},
-            headers={"idempotency-key": "c"},
-        ),
-    )
-    refund = invoke(
-        "refunds",
-        http_event(
-            "refund_create",
-            org_id=org.org_id,
-            user=org.owner,
-            body={"job_id": "film"},
-            headers={"idempotency-key": "d"},
-        ),
-    )
-    assert (refund.status, refund.body["refunded"]) == (201, 380)
+    debit(org.org_id, org.creator, "film", key="a")
+    held = hold(org.org_id, org.creator, {"job_id": "film", "credits": 500}, key="b")
+    capture(org.org_id, org.creator, held.body["hold_id"], {"credits": 300, "final": True}, key="c")
+    refunded = refund(org.org_id, org.owner, "film", key="d")
+    assert (refunded.status, refunded.body["refunded"]) == (201, 380)
     assert store.wallet(org.org_id).total() == 33_000
     assert store.reconcile(org.org_id).ok
 
 
 def test_a_quote_backs_one_hold_or_one_debit_not_both(store: BillingStore) -> None:
     org = new_org(store)
-    quote = invoke(
-        "quotes",
-        http_event("quote_create", org_id=org.org_id, user=org.creator, body={"usage": {"shots": {"Q2": 1}}}),
-    )
-    held = invoke(
-        "holds",
-        http_event(
-            "hold_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"quote_id": quote.body["quote_id"]},
-            headers={"idempotency-key": "h"},
-        ),
-    )
+    quoted = quote(org.org_id, org.creator, {"shots": {"Q2": 1}})
+    held = hold(org.org_id, org.creator, {"quote_id": quoted.body["quote_id"]}, key="h")
     assert (held.status, held.body["amount"]) == (201, 200)
-    debit = invoke(
-        "debits",
-        http_event(
-            "debit_create",
-            org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "x", "quote_id": quote.body["quote_id"]},
-            headers={"idempotency-key": "d"},
-        ),
-    )
-    assert (debit.status, debit.code) == (409, "quote_used")
+    debited = debit(org.org_id, org.creator, "x", key="d", quote_id=quoted.body["quote_id"])
+    assert (debited.status, debited.code) == (409, "quote_used")
 
 
 def test_extending_only_the_expiry_moves_no_credits(store: BillingStore, clock: MovableClock) -> None:
