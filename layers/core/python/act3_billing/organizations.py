@@ -137,12 +137,11 @@ def list_members(ctx: OrgContext, org_id: str) -> m.MembersResponse:
 
 def change_member(ctx: OrgContext, org_id: str, user_id: str, patch: m.MemberPatch) -> m.MemberOut:
     ctx.require(org_id, Permission.MANAGE_MEMBERS)
-    ctx.orgs.member(org_id, user_id)  # a clear not_found for someone who is no member
     changes = patch.model_dump(exclude_unset=True)
     if "role" in changes:
         changes["role"] = Role(changes["role"])
-    ctx.orgs.change_member(org_id, user_id, **changes)
-    return member_out(ctx.orgs.member(org_id, user_id), ctx.store.wallet(org_id).cycle_id)
+    changed = ctx.orgs.change_member(org_id, user_id, **changes)
+    return member_out(changed, ctx.store.wallet(org_id).cycle_id)
 
 
 def remove_member(ctx: OrgContext, org_id: str, user_id: str) -> None:
@@ -151,8 +150,7 @@ def remove_member(ctx: OrgContext, org_id: str, user_id: str) -> None:
         ctx.require(org_id, Permission.MANAGE_MEMBERS)
     else:
         ctx.require(org_id, Permission.READ_MEMBERS)
-    ctx.orgs.member(org_id, user_id)
-    ctx.orgs.remove_member(org_id, user_id)
+    ctx.orgs.remove_member(org_id, user_id)  # not_found for someone who is no member
 
 
 def change_settings(ctx: OrgContext, org_id: str, patch: m.SettingsPatch) -> m.SettingsOut:

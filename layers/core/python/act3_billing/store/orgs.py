@@ -253,7 +253,7 @@ class OrgStore:
         role: Role = UNSET,
         may_spend_override: bool | None = UNSET,
         monthly_limit: int | None = UNSET,
-    ) -> Membership:
+    ) -> MemberView:
         """Change a member's role, shared-credit override or monthly limit; never the last owner away."""
         for _ in range(MAX_ATTEMPTS):
             org = self.org(org_id)
@@ -286,7 +286,7 @@ class OrgStore:
                 tx.run()
             except TxCancelled:
                 continue
-            return self.member(org_id, user_id).membership
+            return self.member(org_id, user_id)
         raise Conflict("the organization kept changing; retry")
 
     def remove_member(self, org_id: str, user_id: str) -> None:
