@@ -15,6 +15,7 @@ from act3_billing.store.cache import WalletCache
 from act3_billing.store.idempotency import Idem
 from act3_billing.store.models import bind
 from act3_billing.store.wallets import BillingStore
+from tests.support.books import assert_books
 from tests.support.wallets import T0, add_lot, new_org
 
 pytestmark = pytest.mark.emulator
@@ -72,8 +73,7 @@ def test_16_clients_x_200_debits_never_overdraw_nor_lose_a_debit(
     assert wallet.total() <= 1  # refusals only happen once the pool is (nearly) empty
     debits = [e for e in ddb_store.entries(org.org_id) if e.type.value == "debit"]
     assert len(debits) == outcomes["ok"]
-    reconciliation = ddb_store.reconcile(org.org_id)
-    assert reconciliation.ok, reconciliation.problems
+    assert_books(ddb_store, org.org_id)
 
 
 def test_same_idempotency_key_from_8_threads_charges_once(
@@ -102,7 +102,7 @@ def test_same_idempotency_key_from_8_threads_charges_once(
     assert len({entry_id for entry_id, _ in results}) == 1
     assert sum(not replayed for _, replayed in results) == 1
     assert ddb_store.wallet(org.org_id).total() == 33_000 - 400
-    assert ddb_store.reconcile(org.org_id).ok
+    assert_books(ddb_store, org.org_id)
 
 
 def test_a_capture_retried_concurrently_charges_once(
@@ -141,7 +141,7 @@ def test_a_capture_retried_concurrently_charges_once(
     settled = ddb_store.hold(org.org_id, hold_id)
     assert (settled.captured, settled.remaining) == (1200, 1800)
     assert ddb_store.wallet(org.org_id).held == 1800
-    assert ddb_store.reconcile(org.org_id).ok
+    assert_books(ddb_store, org.org_id)
 
 
 def test_concurrent_distinct_captures_never_exceed_the_hold(
@@ -180,4 +180,4 @@ def test_concurrent_distinct_captures_never_exceed_the_hold(
 
     assert all(results)
     assert ddb_store.hold(org.org_id, hold_id).captured == 900
-    assert ddb_store.reconcile(org.org_id).ok
+    assert_books(ddb_store, org.org_id)

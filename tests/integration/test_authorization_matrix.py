@@ -38,6 +38,7 @@ from act3_billing.store.models import org_pk
 from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import TABLE, MovableClock
+from tests.support.books import assert_books
 from tests.support.events import EVENTS, http_event
 from tests.support.functions import Reply, invoke
 from tests.support.moto_stack import handlers_on_moto
@@ -537,8 +538,7 @@ def _call_and_check(
     else:
         assert after[world.target.org_id] != before[world.target.org_id], "an allowed change changed nothing"
         assert after[world.other.org_id] == before[world.other.org_id], "the other org changed"
-    for org_id in (world.target.org_id, world.other.org_id):
-        assert env.store.reconcile(org_id).ok, f"the books of {org_id} do not reconcile"
+    assert_books(env.store, world.target.org_id, world.other.org_id)
     # and the answer names nothing of an org the caller is no member of (beyond what the caller sent)
     leaks = _leaks(world, who, reply, request)
     assert not leaks, f"{method} {path} as {who} ({reply.status}) leaks {leaks}: {reply.body}"

@@ -7,6 +7,7 @@ import uuid
 from act3_billing.demo import DEMO_ORG, seed_demo
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
+from tests.support.books import assert_books
 from tests.support.events import http_event
 from tests.support.functions import invoke
 
@@ -27,7 +28,7 @@ def test_demo_studio_has_history_meters_and_balanced_books(store: BillingStore, 
     ]
     assert balance["packs"][0]["remaining"] == 10_000
     assert balance["grants"][0]["remaining"] == 5_000
-    assert store.reconcile(DEMO_ORG).ok
+    assert_books(store, DEMO_ORG)
     entries = len(list(store.entries(DEMO_ORG)))
     seed_demo(store, clock(), user_id_for)
     assert len(list(store.entries(DEMO_ORG))) == entries

@@ -14,6 +14,7 @@ from act3_billing.domain.roles import Role
 from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import TABLE, MovableClock
+from tests.support.books import assert_books
 from tests.support.calls import debit
 from tests.support.events import http_event
 from tests.support.functions import Reply, invoke
@@ -47,7 +48,7 @@ def test_first_sign_in_makes_a_personal_org_with_trial_credits_for_linkedin(stor
         800,
         True,
     )
-    assert store.reconcile(personal).ok
+    assert_books(store, personal)
 
 
 def test_without_linkedin_the_trial_cannot_generate_until_linkedin_sign_in(store: BillingStore) -> None:
@@ -150,7 +151,7 @@ def test_monthly_spending_limit_counts_debits_and_holds_and_refuses_beyond(
     assert (creator["monthly_limit"], creator["spent_this_cycle"]) == (300, 160)
     # Other members are not limited by it
     assert debit(org.org_id, org.owner, "owner-1").status == 201
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_every_ledger_entry_records_the_member_and_filters_by_it(store: BillingStore) -> None:
@@ -318,7 +319,7 @@ def test_owner_of_both_orgs_transfers_credits_with_their_expiry(store: BillingSt
     arrived = [lot for lot in target_wallet.lots if lot.lot_id.startswith("xfer#")]
     assert [(lot.kind.value, lot.remaining) for lot in arrived] == [("grant", 300)]
     assert arrived[0].expires_at == store.wallet(source.org_id).cycle_end  # the monthly lot's expiry
-    assert store.reconcile(source.org_id).ok and store.reconcile(target.org_id).ok
+    assert_books(store, source.org_id, target.org_id)
     too_much = transfer(source.org_id, source.owner, target.org_id, 5000, "t2")
     assert (too_much.status, too_much.code) == (402, "insufficient_credits")
     by_creator = transfer(source.org_id, source.creator, target.org_id, 5, "t3")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
+from tests.support.books import assert_books
 from tests.support.calls import capture, debit, hold, quote, refund
 from tests.support.events import http_event
 from tests.support.functions import invoke
@@ -38,7 +39,7 @@ def test_quote_then_debit_by_quote_spends_exactly_the_quoted_credits(store: Bill
     assert balance.body["spendable"] == 32_400
     again = debit(org.org_id, org.creator, "job-2", key="k-2", quote_id=quoted.body["quote_id"])
     assert (again.status, again.code) == (409, "quote_used")
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_expired_quote_is_refused_and_changes_nothing(store: BillingStore, clock: MovableClock) -> None:
@@ -67,7 +68,7 @@ def test_insufficient_credits_is_402_with_options_and_changes_nothing(store: Bil
     assert options["upgrade"]["plan_id"] == "creator"
     assert options["pack"] == {"credits": 1000, "price_cents": 1150, "currency": "usd"}
     assert store.wallet(org.org_id).total() == 800
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_same_idempotency_key_same_body_replays_other_body_conflicts(store: BillingStore) -> None:
@@ -147,7 +148,7 @@ def test_hold_extend_capture_in_stages_then_release_returns_the_rest(store: Bill
         ),
     )
     assert (late.status, late.code) == (409, "hold_not_open")
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_expired_hold_refuses_capture(store: BillingStore, clock: MovableClock) -> None:
@@ -177,7 +178,7 @@ def test_expired_hold_refuses_capture(store: BillingStore, clock: MovableClock) 
         "holds", http_event("hold_release", org_id=org.org_id, hold_id=hold.body["hold_id"], user=org.creator)
     )
     assert release.status == 200
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_refund_reverses_a_job_once(store: BillingStore) -> None:
@@ -202,7 +203,7 @@ def test_refund_reverses_a_job_once(store: BillingStore) -> None:
     assert (by_creator.status, by_creator.code) == (403, "forbidden_role")
     recharge = debit(org.org_id, org.creator, "failed-job", key="again")
     assert (recharge.status, recharge.code) == (409, "already_refunded")
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_a_refund_covers_debits_and_captures_of_the_job_read_consistently(store: BillingStore) -> None:
@@ -213,7 +214,7 @@ def test_a_refund_covers_debits_and_captures_of_the_job_read_consistently(store:
     refunded = refund(org.org_id, org.owner, "film", key="d")
     assert (refunded.status, refunded.body["refunded"]) == (201, 380)
     assert store.wallet(org.org_id).total() == 33_000
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_a_quote_backs_one_hold_or_one_debit_not_both(store: BillingStore) -> None:
@@ -259,7 +260,7 @@ def test_extending_only_the_expiry_moves_no_credits(store: BillingStore, clock: 
         ),
     )
     assert cap.status == 200
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_ledger_lists_newest_first_filters_paginates_and_exports_csv(
@@ -337,4 +338,4 @@ def test_a_retry_after_the_state_moved_on_still_gets_the_first_answer(store: Bil
     )
     assert invoke("holds", release).body == invoke("holds", release).body
     assert store.wallet(org.org_id).total() == 0
-    assert store.reconcile(org.org_id).ok and store.reconcile(org2.org_id).ok
+    assert_books(store, org.org_id, org2.org_id)

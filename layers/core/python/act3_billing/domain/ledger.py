@@ -84,6 +84,9 @@ class LedgerEntry:
     idempotency_key: str | None = None
     rate_card_version: str | None = None
     memo: str | None = None
+    # Lots this entry brings into being, with what orders their spending (kind, created_at, expires_at),
+    # so the ledger alone can replay SPEC §4's order after the lots have left the wallet.
+    opened: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.amount < 0:

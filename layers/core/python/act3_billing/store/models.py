@@ -163,6 +163,7 @@ class LedgerItem(_Item):
     idempotency_key = UnicodeAttribute(null=True)
     rate_card_version = UnicodeAttribute(null=True)
     memo = UnicodeAttribute(null=True)
+    opened = MapAttribute[str, Any](null=True)
     created_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)

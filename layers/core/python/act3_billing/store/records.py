@@ -46,6 +46,14 @@ def lot_to_map(lot: Lot) -> dict[str, Any]:
     return raw
 
 
+def lot_meta(lot: Lot) -> dict[str, str]:
+    """What a ledger entry records of a lot it opens: what orders its spending."""
+    meta = {"kind": lot.kind.value, "created_at": iso(lot.created_at)}
+    if lot.expires_at is not None:
+        meta["expires_at"] = iso(lot.expires_at)
+    return meta
+
+
 def wallet_from_item(item: WalletItem) -> Wallet:
     lots_raw = plain(item.lots)
     return Wallet(
@@ -83,6 +91,8 @@ def ledger_item(entry: LedgerEntry) -> LedgerItem:
         memo=entry.memo,
         created_at=iso(entry.created_at),
     )
+    if entry.opened:
+        item.opened = {lot_id: dict(meta) for lot_id, meta in entry.opened.items()}
     if entry.job_id:
         item.gsi1pk = f"{org_pk(entry.org_id)}#JOB#{entry.job_id}"
         item.gsi1sk = item.sk

@@ -61,6 +61,7 @@ from act3_billing.store.records import (
     hold_from_item,
     hold_json,
     ledger_item,
+    lot_meta,
     lot_to_map,
     membership_from_item,
     plain,
@@ -297,6 +298,7 @@ class BillingStore:
                 rollover_cap=rollover_cap,
                 now=now,
             )
+            opening = {lot.lot_id: lot_meta(lot) for lot in plan.new_lots}
             entries = [
                 LedgerEntry(
                     entry_id=new_id("le", now),
@@ -308,6 +310,7 @@ class BillingStore:
                     actor=SYSTEM_ACTOR,
                     idempotency_key=idem.key,
                     memo=p.memo,
+                    opened={k: opening[k] for k, v in p.lots.items() if v > 0 and k in opening},
                 )
                 for p in plan.entries
             ]
@@ -373,6 +376,7 @@ class BillingStore:
             actor=actor,
             idempotency_key=idem.key,
             memo=memo or lot.label,
+            opened={lot.lot_id: lot_meta(lot)},
         )
         body = {"lot_id": lot.lot_id, "entry": entry_json(entry)}
         tx = Tx(self._connection)
@@ -994,6 +998,7 @@ class BillingStore:
                 actor=actor,
                 idempotency_key=idem.key,
                 memo=f"transfer {transfer_id} from {org_id}",
+                opened={lot.lot_id: lot_meta(lot) for lot in arriving},
             )
             body = {
                 "transfer_id": transfer_id,
