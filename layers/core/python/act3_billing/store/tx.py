@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -70,6 +71,10 @@ class Tx:
                     for _, add in self._ops[kind]:
                         add(tw)
         except TransactWriteError as exc:
+            if isinstance(exc.cause, BotoCoreError):
+                # A dropped connection or a timeout: the transaction may or may not have been applied,
+                # so the caller retries with the same Idempotency-Key (the record makes that safe).
+                raise Unavailable(f"DynamoDB did not answer: {type(exc.cause).__name__}") from exc
             reasons: list[Any] = list(exc.cancellation_reasons or [])
             if not reasons:
                 if exc.cause_response_code in {"TransactionConflictException", "ThrottlingException"}:
