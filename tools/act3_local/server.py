@@ -188,8 +188,11 @@ class _Handler(BaseHTTPRequestHandler):
 class ApiServer:
     def __init__(self, api: Api, port: int, host: str = "127.0.0.1"):
         handler = type("Handler", (_Handler,), {"api": api})
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        server = type(
+            "Server", (ThreadingHTTPServer,), {"allow_reuse_address": True, "request_queue_size": 128}
+        )
+        # A backlog of 128 (socketserver has 5): many clients at once must queue, not be reset.
+        self.httpd = server((host, port), handler)
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="act3-api", daemon=True)

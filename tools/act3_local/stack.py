@@ -286,6 +286,9 @@ class LocalStack:
             "children": {
                 getattr(c, "name", "dynamodb-local"): c.process.poll() is None for c in self.children
             },
+            "instances": {name: self.runtime.instances_running(name) for name in self.stack.functions}
+            if self.runtime is not None
+            else {},
         }
 
     # --- run / stop ------------------------------------------------------------------------------
@@ -311,6 +314,9 @@ class LocalStack:
                 part.stop()
         if self.server is not None:
             self.server.stop()
+        runtime: Runtime | None = getattr(self, "runtime", None)  # None when start() failed early
+        if runtime is not None:
+            runtime.stop()
         for child in reversed(self.children):
             try:
                 child.stop()
