@@ -45,6 +45,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_member": 409,
     "same_org": 422,
     "unavailable": 503,
+    # storage (issue 10)
+    "storage_quota_exceeded": 402,
+    "media_purged": 410,
 }
 
 

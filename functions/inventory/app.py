@@ -1,0 +1,27 @@
+"""S3 Inventory: a new `manifest.json` in the inventory bucket -> every org's counters reconciled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from act3_billing import runtime, storage
+from act3_billing.observability import logger
+
+
+@logger.inject_lambda_context
+@event_source(data_class=S3Event)
+def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    done = []
+    for record in event.records:
+        key = record.s3.get_object.key  # Powertools decodes the URL-encoded key
+        if not key.endswith("manifest.json"):
+            logger.info("not a manifest", extra={"key": key})
+            continue
+        summary = storage.reconcile_inventory(
+            runtime.storage(), runtime.reports(), record.s3.bucket.name, key, runtime.now()
+        )
+        done.append(vars(summary))
+    return {"reports": done}
