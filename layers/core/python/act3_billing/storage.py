@@ -404,10 +404,10 @@ def run_deletion(
         return progress
     if progress.pending_last is not None:
         # The interrupted batch: whatever of it is still there goes now, and it is counted as announced.
-        for batch in _media_batches(
+        for leftover in _media_batches(
             objects, org_id, progress.project_id, progress.cursor, progress.pending_last
         ):
-            _delete(objects, [k for k, _ in batch])
+            _delete(objects, [k for k, _ in leftover])
         progress = storage.record_batch(org_id, progress, now, done=False)
     while keep_going():
         batch = _first(_media_batches(objects, org_id, progress.project_id, progress.cursor))
