@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,7 +17,7 @@ from act3_billing.observability import logger
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     done = []
     for record in event.records:
-        key = record.s3.get_object.key  # Powertools decodes the URL-encoded key
+        key = unquote_plus(record.s3.get_object.key)  # S3 sends keys URL-encoded
         if not key.endswith("manifest.json"):
             logger.info("not a manifest", extra={"key": key})
             continue
