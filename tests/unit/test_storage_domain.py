@@ -18,6 +18,7 @@ from act3_billing.domain.storage import (
     Usage,
     check_upload,
     final_usage,
+    key_parts,
     parse_key,
     replay,
     sequencer,
@@ -113,6 +114,7 @@ def test_sequencers_of_different_lengths_compare_as_numbers() -> None:
     [
         "orgs/org-a/projects/p1/media/a.mp4",
         "orgs/org-a/projects/p1/text/deep/folder/notes.md",
+        "orgs/org-a/projects/p1/text/two\nlines.md",
     ],
 )
 def test_keys_of_the_layout_parse(key: str) -> None:
@@ -130,6 +132,8 @@ def test_keys_of_the_layout_parse(key: str) -> None:
         "orgs/org-a/projects/p1/media/",
         "tmp/orgs/org-a/projects/p1/media/a.mp4",
         "orgs/../projects/p1/media/a.mp4",
+        "orgs/org-a\n/projects/p1/media/a.mp4",
+        "orgs/org-a/projects/p1/media/a.mp4\x00",
     ],
 )
 def test_keys_outside_the_layout_are_none(key: str) -> None:
@@ -140,6 +144,26 @@ def test_keys_outside_the_layout_are_none(key: str) -> None:
 def test_any_text_parses_to_a_key_of_the_layout_or_none(text: str) -> None:
     parsed = parse_key(text)
     assert parsed is None or parsed.key == text
+
+
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.builds(
+            "/".join,
+            st.lists(
+                st.sampled_from(
+                    ["orgs", "projects", "media", "text", "o-1", "p.2", "", "a b", "x" * 130, ".."]
+                ),
+                max_size=8,
+            ),
+        ),
+    )
+)
+def test_the_inventorys_fast_key_split_agrees_with_the_layout(text: str) -> None:
+    parsed = parse_key(text)
+    expected = None if parsed is None else (parsed.org_id, parsed.project_id, parsed.kind)
+    assert key_parts(text) == expected
 
 
 @given(st.text(max_size=250))

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from act3_billing.domain.storage import Counters, Kind, Usage, parse_key
+from act3_billing.domain.storage import Counters, Kind, Usage, key_parts
 
 
 class ManifestInvalid(ValueError):
@@ -94,17 +94,19 @@ def fold(tally: Tally, manifest: Manifest, lines: Iterable[str]) -> Tally:
             continue
         if marker_at is not None and row[marker_at].lower() == "true":
             continue
-        parsed = parse_key(unquote_plus(row[key_at]))
-        if parsed is None or not row[size_at].isdigit():
+        key = row[key_at]
+        parts = key_parts(unquote_plus(key) if "%" in key or "+" in key else key)
+        if parts is None or not row[size_at].isdigit():
             tally.skipped += 1
             continue
-        projects = counts.get(parsed.org_id)
+        org_id, project_id, kind = parts
+        projects = counts.get(org_id)
         if projects is None:
-            projects = counts[parsed.org_id] = {}
-        values = projects.get(parsed.project_id)
+            projects = counts[org_id] = {}
+        values = projects.get(project_id)
         if values is None:
-            values = projects[parsed.project_id] = [0, 0, 0, 0]
-        offset = 0 if parsed.kind is Kind.MEDIA else 2
+            values = projects[project_id] = [0, 0, 0, 0]
+        offset = 0 if kind is Kind.MEDIA else 2
         values[offset] += int(row[size_at])
         values[offset + 1] += 1
     return tally

@@ -276,20 +276,28 @@ class StorageStore:
         at = iso(report_at)
         pk = org_pk(org_id)
         for _ in range(MAX_ATTEMPTS):
-            meter = self.meter(org_id)
-            if meter.inventory_at is not None and meter.inventory_at >= report_at:
-                return False
-            after = report
-            for entry in StorageJournalItem.query(
-                pk, StorageJournalItem.sk > f"{JOURNAL_SK}{at}~", consistent_read=True
+            # One query: the journal after the report's time ("SJ#…") sorts just before the counters
+            # ("STORAGE", "STORAGE#P#…"), so one range holds both.
+            totals: StorageUsageItem | None = None
+            after, known = report, set(report.projects)
+            for item in StorageUsageItem.query(
+                pk,
+                StorageUsageItem.sk.between(f"{JOURNAL_SK}{at}~", f"{TOTALS_SK}~"),
+                consistent_read=True,
             ):
-                if entry.sk.startswith(JOURNAL_SK):
-                    after = after.plus(entry.project_id, _counters(entry))
-            projects = set(after.projects) | set(meter.usage.projects)
+                if item.sk == TOTALS_SK:
+                    totals = item
+                elif item.sk.startswith(PROJECT_SK) and item.project_id:
+                    known.add(item.project_id)
+                elif item.sk.startswith(JOURNAL_SK) and item.project_id:
+                    after = after.plus(item.project_id, _counters(item))
+            if totals is not None and totals.inventory_at is not None and totals.inventory_at >= at:
+                return False
+            projects = known | set(after.projects)
             totals_condition = (
                 StorageUsageItem.pk.does_not_exist()
-                if meter.version == 0 and meter.updated_at is None and meter.inventory_at is None
-                else StorageUsageItem.version == meter.version
+                if totals is None
+                else StorageUsageItem.version == int(totals.version)
             )
             chunks = _chunks(sorted(projects), 98) or [[]]
             ok = True
