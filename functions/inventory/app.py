@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, storage
+from act3_billing.domain.inventory import ManifestInvalid
 from act3_billing.observability import logger
 
 
@@ -21,8 +22,13 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         if not key.endswith("manifest.json"):
             logger.info("not a manifest", extra={"key": key})
             continue
-        summary = storage.reconcile_inventory(
-            runtime.storage(), runtime.reports(), record.s3.bucket.name, key, runtime.now()
-        )
+        try:
+            summary = storage.reconcile_inventory(
+                runtime.storage(), runtime.reports(), record.s3.bucket.name, key, runtime.now()
+            )
+        except ManifestInvalid as exc:
+            # A retry cannot make it valid: say so loudly and leave the counters as they are.
+            logger.error("inventory manifest refused", extra={"key": key, "reason": str(exc)})
+            continue
         done.append(vars(summary))
     return {"reports": done}

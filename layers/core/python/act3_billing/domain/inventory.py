@@ -85,28 +85,46 @@ def fold(tally: Tally, manifest: Manifest, lines: Iterable[str]) -> Tally:
     assert key_at is not None and size_at is not None  # parse_manifest checked
     width = len(manifest.columns)
     counts = tally.counts
-    for row in csv.reader(lines):
-        tally.lines += 1
-        if len(row) != width:
-            tally.skipped += 1
-            continue
-        if latest_at is not None and row[latest_at].lower() == "false":
-            continue
-        if marker_at is not None and row[marker_at].lower() == "true":
-            continue
-        key = row[key_at]
-        parts = key_parts(unquote_plus(key) if "%" in key or "+" in key else key)
-        if parts is None or not row[size_at].isdigit():
-            tally.skipped += 1
-            continue
-        org_id, project_id, kind = parts
-        projects = counts.get(org_id)
-        if projects is None:
-            projects = counts[org_id] = {}
-        values = projects.get(project_id)
-        if values is None:
-            values = projects[project_id] = [0, 0, 0, 0]
-        offset = 0 if kind is Kind.MEDIA else 2
-        values[offset] += int(row[size_at])
-        values[offset + 1] += 1
+    try:
+        for row in csv.reader(lines):
+            _fold_row(tally, counts, row, width, key_at, size_at, latest_at, marker_at)
+    except csv.Error as exc:
+        # A damaged file: refuse the whole report rather than reconcile to part of it.
+        raise ManifestInvalid(f"line {tally.lines + 1} of the report is not CSV: {exc}") from None
     return tally
+
+
+def _fold_row(
+    tally: Tally,
+    counts: dict[str, dict[str, list[int]]],
+    row: list[str],
+    width: int,
+    key_at: int,
+    size_at: int,
+    latest_at: int | None,
+    marker_at: int | None,
+) -> None:
+    tally.lines += 1
+    if len(row) != width:
+        tally.skipped += 1
+        return
+    if latest_at is not None and row[latest_at].lower() == "false":
+        return
+    if marker_at is not None and row[marker_at].lower() == "true":
+        return
+    key = row[key_at]
+    parts = key_parts(unquote_plus(key) if "%" in key or "+" in key else key)
+    size = row[size_at]
+    if parts is None or not (size.isascii() and size.isdigit()):
+        tally.skipped += 1
+        return
+    org_id, project_id, kind = parts
+    projects = counts.get(org_id)
+    if projects is None:
+        projects = counts[org_id] = {}
+    values = projects.get(project_id)
+    if values is None:
+        values = projects[project_id] = [0, 0, 0, 0]
+    offset = 0 if kind is Kind.MEDIA else 2
+    values[offset] += int(size)
+    values[offset + 1] += 1
