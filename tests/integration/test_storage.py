@@ -35,7 +35,8 @@ def storage_of(org: Org, user: str | None = None) -> Reply:
 
 def meter(*records: dict[str, Any]) -> dict[str, Any]:
     """The meter function on one S3 event holding `records`."""
-    return call("storage_meter", s3_event(*records))
+    result: dict[str, Any] = call("storage_meter", s3_event(*records))
+    return result
 
 
 def upload(org: Org, user: str, body: dict[str, Any], key: str) -> Reply:
@@ -162,7 +163,8 @@ def test_inventory_sets_the_counters_to_the_report_and_keeps_the_events_after_it
 
 
 def invoke_inventory(manifest_key: str) -> dict[str, Any]:
-    return call("inventory", manifest_event(manifest_key))
+    result: dict[str, Any] = call("inventory", manifest_event(manifest_key))
+    return result
 
 
 # ---- uploads and the quota ---------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def purge_queue_event() -> dict[str, Any]:
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     template = _load("sqs/purge_due.json")["Records"][0]
-    records = []
+    records: list[dict[str, Any]] = []
     while True:
         reply = sqs.receive_message(QueueUrl=os.environ["PURGE_QUEUE_URL"], MaxNumberOfMessages=10)
         messages = reply.get("Messages", [])
