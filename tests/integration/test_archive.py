@@ -172,3 +172,44 @@ def test_entering_archive_twice_keeps_the_first_date(store: BillingStore, clock:
     first = cycles.enter_archive(org.org_id, clock())
     clock.advance(days=3)
     assert cycles.enter_archive(org.org_id, clock()) == first
+
+
+def test_a_failed_purge_comes_back_alone_and_finishes_on_redelivery(
+    store: BillingStore, clock: MovableClock, monkeypatch: Any
+) -> None:
+    from act3_billing import runtime
+
+    healthy, broken = new_org(store), new_org(store)
+    fill(healthy)
+    broken_objects = fill(broken)
+    for org in (healthy, broken):
+        cycles.enter_archive(org.org_id, clock())
+    clock.advance(days=30)
+    assert call("purge_scheduler", SCHEDULE)["queued"] == 2
+    batch = purge_queue_event()
+
+    # Given S3 fails on the broken org's keys
+    bucket = runtime.objects()
+    real_delete = bucket.delete
+
+    def failing(keys: list[str]) -> list[str]:
+        if any(broken.org_id in k for k in keys):
+            return keys
+        return real_delete(keys)
+
+    monkeypatch.setattr(bucket, "delete", failing)
+    result = call("purge_worker", batch)
+
+    # Then only the broken org's message is reported failed (SQS delivers it again), the other is purged
+    failed = [f["itemIdentifier"] for f in result["batchItemFailures"]]
+    broken_message = next(r["messageId"] for r in batch["Records"] if broken.org_id in r["body"])
+    assert failed == [broken_message]
+    assert keys_left(healthy) == {f"orgs/{healthy.org_id}/projects/pilot/text/script.fdx"}
+    assert keys_left(broken) == set(broken_objects)
+
+    # When it comes back after S3 recovered, it finishes
+    monkeypatch.setattr(bucket, "delete", real_delete)
+    redelivered = {"Records": [r for r in batch["Records"] if r["messageId"] == broken_message]}
+    assert call("purge_worker", redelivered)["batchItemFailures"] == []
+    assert keys_left(broken) == {k for k in broken_objects if "/text/" in k}
+    assert len(StorageStore(store.connection).purges(broken.org_id)) == 1
