@@ -505,7 +505,7 @@ def asset_url(ctx: StorageContext, org_id: str, relative_key: str) -> dict[str, 
     purge deleted is refused as purged (410), other missing keys are not found."""
     ctx.store.require(org_id, ctx.caller.user_id, Permission.READ_METERS)
     target = parse_key(org_prefix(org_id) + relative_key)
-    if target is None:
+    if target is None or any(part in (".", "..") for part in target.name.split("/")):
         raise NotFound(f"no asset {relative_key[:200]}")
     size = ctx.objects.size_of(target.key)
     if size is None:
