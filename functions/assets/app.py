@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from act3_billing import runtime, storage
 from act3_billing.http.api import caller, make_resolver
 from act3_billing.http.models import AssetResponse
+from act3_billing.http.problems import documented
 from act3_billing.observability import logger
 
 app = make_resolver()
@@ -23,8 +24,10 @@ app = make_resolver()
     "/orgs/<org_id>/assets/<key>",
     responses={
         200: {"description": "the download URL"},
-        404: {"description": "not_found (no such asset; also for non-members)"},
-        410: {"description": "media_purged: the archive purge deleted the org's media"},
+        401: documented("unauthenticated"),
+        404: documented("not_found (no such asset; also for non-members)"),
+        422: documented("validation_error"),
+        410: documented("media_purged: the archive purge deleted the org's media"),
     },
 )
 def get_asset(org_id: str, key: str) -> AssetResponse:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from act3_billing import runtime, storage
 from act3_billing.http.api import caller, make_resolver
 from act3_billing.http.models import MediaDeletionRequest, MediaDeletionResponse
+from act3_billing.http.problems import documented
 from act3_billing.observability import logger
 
 app = make_resolver()
@@ -28,12 +29,14 @@ SPARE_MILLIS = 3000  # stop starting batches this long before the function's tim
     responses={
         200: {"description": "done (or the dry run's count)"},
         202: {"description": "running: repeat with the same Idempotency-Key to carry on"},
-        400: {"description": "idempotency_key_required (not for a dry run)"},
-        403: {"description": "forbidden_role (owners only)"},
-        404: {"description": "not_found (also for non-members)"},
-        409: {"description": "idempotency_key_reuse"},
-        422: {"description": "validation_error"},
-        503: {"description": "unavailable: S3 did not delete everything; repeat to resume"},
+        400: documented("idempotency_key_required (not for a dry run), malformed_json"),
+        415: documented("unsupported_media_type"),
+        403: documented("forbidden_role (owners only)"),
+        401: documented("unauthenticated"),
+        404: documented("not_found (also for non-members)"),
+        409: documented("idempotency_key_reuse"),
+        422: documented("validation_error"),
+        503: documented("unavailable: S3 did not delete everything; repeat to resume"),
     },
 )
 def delete_media(

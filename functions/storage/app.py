@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from act3_billing import runtime, storage
 from act3_billing.http.api import caller, make_resolver
 from act3_billing.http.models import StorageResponse
+from act3_billing.http.problems import documented
 from act3_billing.observability import logger
 
 app = make_resolver()
@@ -18,7 +19,9 @@ app = make_resolver()
     "/orgs/<org_id>/storage",
     responses={
         200: {"description": "the org's storage"},
-        404: {"description": "not_found (also for non-members)"},
+        401: documented("unauthenticated"),
+        404: documented("not_found (also for non-members)"),
+        422: documented("validation_error"),
     },
 )
 def get_storage(org_id: str) -> StorageResponse:

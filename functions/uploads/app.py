@@ -12,6 +12,7 @@ from act3_billing import runtime, storage
 from act3_billing.domain.storage import Kind
 from act3_billing.http.api import caller, make_resolver, outcome
 from act3_billing.http.models import UploadRequest, UploadResponse
+from act3_billing.http.problems import documented
 from act3_billing.observability import logger
 
 app = make_resolver()
@@ -23,12 +24,14 @@ IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key")]
     "/orgs/<org_id>/uploads",
     responses={
         201: {"description": "the upload URL (a replay: the same one)"},
-        400: {"description": "idempotency_key_required"},
-        402: {"description": "storage_quota_exceeded, with the upgrade options"},
-        403: {"description": "forbidden_role (owners and creators upload)"},
-        404: {"description": "not_found (also for non-members)"},
-        409: {"description": "idempotency_key_reuse"},
-        422: {"description": "validation_error"},
+        400: documented("idempotency_key_required, malformed_json"),
+        415: documented("unsupported_media_type"),
+        402: documented("storage_quota_exceeded, with the upgrade options"),
+        403: documented("forbidden_role (owners and creators upload)"),
+        401: documented("unauthenticated"),
+        404: documented("not_found (also for non-members)"),
+        409: documented("idempotency_key_reuse"),
+        422: documented("validation_error"),
     },
 )
 def create_upload(

@@ -475,3 +475,16 @@ class AssetResponse(BaseModel):
     size: int
     download_url: str
     expires_at: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details, as every refusal is sent (`application/problem+json`); a refusal may
+    add fields (e.g. `options`, `used_bytes`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str

@@ -70,3 +70,10 @@ def problem(code: str, title: str, detail: str, *, status: int | None = None, **
 
 def from_domain(error: DomainError) -> Response[str]:
     return problem(error.code, error.title, error.detail, **error.extra)
+
+
+def documented(description: str) -> dict[str, Any]:
+    """An OpenAPI response for a refusal: problem+json, with the codes it can carry in `description`."""
+    from act3_billing.http.models import ProblemOut
+
+    return {"description": description, "content": {"application/problem+json": {"model": ProblemOut}}}
