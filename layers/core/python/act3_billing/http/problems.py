@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 
 from act3_billing.domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 PROBLEM_TYPE_BASE = "https://docs.act3.ai/problems/"
 
@@ -72,7 +75,7 @@ def from_domain(error: DomainError) -> Response[str]:
     return problem(error.code, error.title, error.detail, **error.extra)
 
 
-def documented(description: str) -> dict[str, Any]:
+def documented(description: str) -> OpenAPIResponse:
     """An OpenAPI response for a refusal: problem+json, with the codes it can carry in `description`."""
     from act3_billing.http.models import ProblemOut
 
