@@ -12,7 +12,7 @@
 | org         | ORG#{org}    | ORG                     |
 | invite      | ORG#{org}    | INVITE#{invite}         |  gsi1: INVITE#{hash of token} / ORG#{org}#{invite}
 | user        | USER#{user}  | PROFILE                 |
-| storage     | ORG#{org}    | STORAGE[#P#{project}]   |  gsi1: STORAGE / {org} (totals only)
+| storage     | ORG#{org}    | STORAGE[#P#{project}]   |  gsi1: STORAGE#{shard 0-15} / {org} (totals only)
 | object      | ORG#{org}    | OBJ#{key below orgs/{org}/} |
 | meter log   | ORG#{org}    | SJ#{event time}#{id}    |  (TTL)
 | deletion    | ORG#{org}    | MEDIADEL#{deletion}     |

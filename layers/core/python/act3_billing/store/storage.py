@@ -47,7 +47,8 @@ from act3_billing.store.tx import Tx, TxCancelled
 TOTALS_SK = "STORAGE"
 PROJECT_SK = "STORAGE#P#"
 JOURNAL_SK = "SJ#"
-METERED = "STORAGE"  # gsi1pk of every org's totals: the orgs an inventory must look at
+METERED = "STORAGE#"  # gsi1pk of every org's totals (sharded): the orgs an inventory must look at
+METERED_SHARDS = 16  # the totals change with every event: spread their index entries over partitions
 PURGE_SK = "PURGE"
 PURGED_SK = "PURGED#"
 PURGE_DUE = "PURGE_DUE"
@@ -162,7 +163,7 @@ class StorageStore:
                         StorageUsageItem.version.add(1),
                         StorageUsageItem.org_id.set(org_id),
                         StorageUsageItem.updated_at.set(at),
-                        StorageUsageItem.gsi1pk.set(METERED),
+                        StorageUsageItem.gsi1pk.set(metered_shard(org_id)),
                         StorageUsageItem.gsi1sk.set(org_id),
                     ],
                     not_reported,
@@ -191,6 +192,9 @@ class StorageStore:
                 StoredObjectItem.present.set(new.present),
                 StoredObjectItem.size.set(new.size),
                 StoredObjectItem.event_at.set(iso(event.at)),
+                StoredObjectItem.expires_ttl.remove()
+                if new.present
+                else StoredObjectItem.expires_ttl.set(event.at + TOMBSTONE_TTL),
             ],
             StoredObjectItem.pk.does_not_exist()
             if state is None
@@ -265,10 +269,11 @@ class StorageStore:
     # ---- inventory -------------------------------------------------------------------------------------
 
     def metered_orgs(self) -> Iterator[str]:
-        """Every org the meter has counted (a page of the index per ~thousands of orgs)."""
-        for item in StorageUsageItem.metered.query(METERED, attributes_to_get=["gsi1sk"]):
-            if item.gsi1sk:
-                yield item.gsi1sk
+        """Every org the meter has counted: one query per shard of the index (a page per thousands)."""
+        for shard in range(METERED_SHARDS):
+            for item in StorageUsageItem.metered.query(f"{METERED}{shard}", attributes_to_get=["gsi1sk"]):
+                if item.gsi1sk:
+                    yield item.gsi1sk
 
     def reconcile(self, org_id: str, report: Usage, report_at: datetime, now: datetime) -> bool:
         """Set the org's counters to what the report says plus the events after the report's time.
@@ -324,7 +329,7 @@ class StorageStore:
                             StorageUsageItem.org_id.set(org_id),
                             StorageUsageItem.inventory_at.set(at),
                             StorageUsageItem.reconciled_at.set(iso(now)),
-                            StorageUsageItem.gsi1pk.set(METERED),
+                            StorageUsageItem.gsi1pk.set(metered_shard(org_id)),
                             StorageUsageItem.gsi1sk.set(org_id),
                         ],
                         totals_condition,
@@ -537,6 +542,10 @@ class StorageStore:
 
     def purges(self, org_id: str) -> list[PurgeItem]:
         return list(PurgeItem.query(org_pk(org_id), PurgeItem.sk.startswith(PURGED_SK), consistent_read=True))
+
+
+def metered_shard(org_id: str) -> str:
+    return f"{METERED}{int(hashlib.sha256(org_id.encode()).hexdigest()[:8], 16) % METERED_SHARDS}"
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
