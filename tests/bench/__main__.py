@@ -37,6 +37,10 @@ HEADLINE = (
     "boto3_import_ms",
     "init_ratio",
     "init_top_imports",
+    "inventory_lines_per_s",
+    "inventory_read_lines_per_s",
+    "inventory_peak_rss_mb",
+    "inventory_dynamodb_requests_per_org",
     "counts",
 )
 
@@ -55,6 +59,15 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="interpreter the bench venv is built from (env ACT3_BENCH_PYTHON)",
     )
     parser.add_argument("--skip-init", action="store_true", help="leave out the cold-import timings")
+    parser.add_argument(
+        "--inventory-lines", type=int, default=1_000_000, help="lines of the inventory report"
+    )
+    parser.add_argument(
+        "--inventory-orgs", type=int, default=1_000, help="orgs the report's lines spread over"
+    )
+    parser.add_argument(
+        "--skip-inventory", action="store_true", help="leave out the inventory reconciliation"
+    )
     return parser.parse_args(argv)
 
 
@@ -142,6 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_init:
         result.update(init.measure(args.init_runs, args.python))
     store_benchmarks(args, result)
+    if not args.skip_inventory:
+        from tests.bench import inventory
+
+        report = inventory.measure(args.inventory_lines, args.inventory_orgs, log)
+        if report["first_org_bytes"] != report["first_org_bytes_expected"]:
+            raise RuntimeError(f"the inventory reconciled wrong counters: {report}")
+        result["inventory_lines_per_s"] = report.pop("lines_per_s")
+        result["inventory_read_lines_per_s"] = report.pop("read_lines_per_s")
+        result["inventory_peak_rss_mb"] = report.pop("peak_rss_mb")
+        result["inventory_dynamodb_requests_per_org"] = report.pop("dynamodb_requests_per_org")
+        result["inventory"] = report
     result["machine"]["load_average_at_end"] = _load()
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
     ordered = {k: result[k] for k in HEADLINE if k in result}

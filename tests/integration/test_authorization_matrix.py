@@ -319,6 +319,38 @@ def transfer_to_callers_other_org(world: World) -> Request:
     return Request(body={"to_org_id": world.sister_org(), "credits": 1_000})
 
 
+# storage (issue 10)
+def upload_body(world: World) -> Request:
+    return Request(
+        body={
+            "project_id": "pilot",
+            "kind": "media",
+            "filename": "a.mp4",
+            "size": 1000,
+            "content_type": "video/mp4",
+        }
+    )
+
+
+def media_to_delete(world: World) -> Request:
+    put_object(world.target, "projects/pilot/media/a.mp4")
+    put_object(world.other, "projects/pilot/media/a.mp4")
+    return Request(body={"project_id": "pilot"})
+
+
+def text_asset(world: World) -> Request:
+    put_object(world.target, "projects/pilot/text/script.fdx")
+    return Request(params={"key": "projects/pilot/text/script.fdx"})
+
+
+def put_object(org: Org, relative: str) -> None:
+    from tests.support.storage import MEDIA_BUCKET
+
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=MEDIA_BUCKET, Key=f"orgs/{org.org_id}/{relative}", Body=b"x" * 10
+    )
+
+
 @dataclass(frozen=True)
 class Route:
     event: str  # events/http/<event>.json
@@ -395,6 +427,20 @@ EXPECTED: dict[tuple[str, str], Route] = {
         "transfer_create",
         org_route(owner=201, creator=403, billing=403, viewer=403),
         transfer_to_callers_other_org,
+    ),
+    # storage (issue 10): every member reads the meter and downloads; owners and creators upload;
+    # owners delete media
+    ("GET", "/orgs/{org_id}/storage"): Route(
+        "storage_get", org_route(owner=200, creator=200, billing=200, viewer=200)
+    ),
+    ("POST", "/orgs/{org_id}/uploads"): Route(
+        "upload_create", org_route(owner=201, creator=201, billing=403, viewer=403), upload_body
+    ),
+    ("POST", "/orgs/{org_id}/media-deletions"): Route(
+        "media_deletion_create", org_route(owner=200, creator=403, billing=403, viewer=403), media_to_delete
+    ),
+    ("GET", "/orgs/{org_id}/assets/{key+}"): Route(
+        "asset_get", org_route(owner=200, creator=200, billing=200, viewer=200), text_asset
     ),
 }
 
@@ -640,6 +686,8 @@ def closed_hold(world: World) -> Request:
 
 
 DEBITS, HOLDS, TRANSFERS = "/orgs/{org_id}/debits", "/orgs/{org_id}/holds", "/orgs/{org_id}/transfers"
+QUOTES, UPLOADS = "/orgs/{org_id}/quotes", "/orgs/{org_id}/uploads"
+FULL = (402, "storage_quota_exceeded")
 EXTEND = "/orgs/{org_id}/holds/{hold_id}/extend"
 STATEFUL: dict[tuple[str, str], tuple[Callable[[World], Request], dict[str, Expect]]] = {
     ("unaffordable", DEBITS): (too_big_debit, refusal(owner=BROKE, creator=BROKE)),
@@ -654,6 +702,9 @@ STATEFUL: dict[tuple[str, str], tuple[Callable[[World], Request], dict[str, Expe
         refusal(owner=OFF, creator=_expect(403)),
     ),
     ("hold closed", EXTEND): (closed_hold, refusal(owner=CLOSED, creator=CLOSED)),
+    # storage and archive (issue 10)
+    ("archived", QUOTES): (archived(quote_body), refusal(owner=OFF, creator=OFF)),
+    ("archived", UPLOADS): (archived(upload_body), refusal(owner=FULL, creator=FULL)),
 }
 
 

@@ -40,3 +40,8 @@ def invoke(name: str, event: dict[str, Any]) -> Reply:
     text = raw.get("body") or ""
     body: Any = json.loads(text) if "json" in headers.get("content-type", "") and text else text
     return Reply(raw["statusCode"], headers, body)
+
+
+def call(name: str, event: dict[str, Any]) -> Any:
+    """A non-HTTP function (S3, SQS, schedule): its plain result."""
+    return load(name).lambda_handler(event, FakeLambdaContext(function_name=name))

@@ -14,6 +14,7 @@ from moto import mock_aws
 from act3_billing import runtime
 from act3_billing.store.cache import shared_cache
 from act3_billing.store.wallets import BillingStore
+from tests.support.storage import storage_on_moto
 from tests.support.template import create_tables, load_template
 
 FAKE_AWS = {
@@ -46,6 +47,7 @@ def handlers_on_moto(
     with mock_aws():
         create_tables(boto3.client("dynamodb", region_name="us-east-1"), table)
         boto3.client("ses", region_name="us-east-1").verify_domain_identity(Domain="act3.ai")
+        storage_on_moto(patch)  # storage (issue 10): buckets, purge queue, bus
         runtime.reset()
         runtime.use_clock(clock)
         shared_cache().clear()

@@ -299,3 +299,37 @@ def test_templates_that_cannot_be_served_are_refused(tmp_path: Path, text: str, 
 def test_a_missing_template_is_refused(tmp_path: Path):
     with pytest.raises(TemplateError, match="not found"):
         parse(tmp_path / "nope.yaml")
+
+
+# --- storage (issue 10): SQS event sources and S3 Inventory configurations of the product template --------
+
+
+def test_the_product_template_wires_sqs_sources_and_inventory() -> None:
+    product = parse(Path(__file__).resolve().parents[2] / "template.yaml")
+    (purge,) = product.sqs
+    assert (purge.function, purge.queue, purge.batch_size, purge.partial_failures) == (
+        "PurgeWorkerFunction",
+        "act3-purge-dev",
+        10,
+        True,
+    )
+    media = next(b for b in product.buckets if b.logical_id == "MediaBucket")
+    assert media.name == "act3-media-dev-123456789012"
+    assert media.inventory == [
+        {
+            "id": "daily-usage",
+            "destination": "act3-inventory-dev-123456789012",
+            "prefix": "inventory",
+            "format": "CSV",
+        }
+    ]
+    subscriptions = {(s.function, s.bucket): s for s in product.s3}
+    meter = subscriptions[("StorageMeterFunction", "act3-media-dev-123456789012")]
+    assert meter.events == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert meter.filter_rules == [{"Name": "prefix", "Value": "orgs/"}]
+    inventory = subscriptions[("InventoryFunction", "act3-inventory-dev-123456789012")]
+    assert inventory.filter_rules == [{"Name": "suffix", "Value": "manifest.json"}]
+    assert product.functions["UploadsFunction"].environment["STORAGE_BUCKET"] == "act3-media-dev-123456789012"
+    assert (
+        product.functions["PurgeSchedulerFunction"].environment["PURGE_QUEUE_URL"].endswith("/act3-purge-dev")
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import act3_billing.domain.errors as errors
-import act3_billing.domain.orgs  # noqa: F401 - it defines refusals too
+import act3_billing.domain.orgs
+import act3_billing.domain.storage  # noqa: F401 - storage refusals (quota, purged media)
 from act3_billing.domain.errors import DomainError
 from act3_billing.http.problems import STATUS_BY_CODE, from_domain
 

@@ -29,7 +29,8 @@ def test_template_routes_and_handler_routes_are_the_same(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Act3Billing")
     declared: dict[str, set[tuple[str, str]]] = {}
     for _logical_id, method, path, code_uri, _ in http_routes():
-        declared.setdefault(code_uri.strip("/").split("/")[-1], set()).add((method, path))
+        # A greedy `{key+}` reaches its resolver as one segment (the assets handler encodes it).
+        declared.setdefault(code_uri.strip("/").split("/")[-1], set()).add((method, path.replace("+}", "}")))
     for folder, routes in declared.items():
         schema = load(folder).app.get_openapi_schema()
         served = {

@@ -1,4 +1,4 @@
-"""``python -m act3_local <command>``: run, stop, token, tick, clock, seed."""
+"""``python -m act3_local <command>``: run, stop, token, tick, clock, seed, inventory."""
 
 from __future__ import annotations
 
@@ -140,6 +140,18 @@ def cmd_tick(args: argparse.Namespace) -> int:
     return 0 if all(f["ok"] for f in result["fired"]) else 1
 
 
+def cmd_inventory(args: argparse.Namespace) -> int:
+    info = _stack_info(args.state_dir)
+    if info is None:
+        return _fail("no stack is running: start it with `make run`")
+    result = _control(info, "inventory", {})
+    for manifest in result["manifests"]:
+        print(f"inventory report delivered: {manifest}")
+    if not result["manifests"]:
+        print("act3_local: the template configures no S3 Inventory")
+    return 0
+
+
 def cmd_clock(args: argparse.Namespace) -> int:
     path = args.state_dir / "clock_offset"
     if args.action == "advance":
@@ -273,6 +285,9 @@ def parser() -> argparse.ArgumentParser:
     tick.add_argument("--schedule", help="schedule name or function logical id")
     tick.set_defaults(func=cmd_tick)
 
+    sub.add_parser(
+        "inventory", help="deliver S3 Inventory reports of the buckets now (moto has none of its own)"
+    ).set_defaults(func=cmd_inventory)
     clock = sub.add_parser("clock", help="show or move the local clock: advance 31d | set ISO | reset | show")
     clock.add_argument("action", choices=["show", "advance", "set", "reset"], nargs="?", default="show")
     clock.add_argument("value", nargs="?")

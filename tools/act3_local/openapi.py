@@ -65,7 +65,8 @@ def build(runtime: Runtime, routes: list[Route], server_url: str) -> dict[str, A
         if route.path == "$default":
             continue
         methods = list(_METHODS[:5]) if route.method == "ANY" else [route.method.lower()]
-        entry = doc["paths"].setdefault(route.path, {})
+        # A greedy `{key+}` is documented by its resolver as `{key}` (OpenAPI has no greedy parameters).
+        entry = doc["paths"].setdefault(route.path.replace("+}", "}"), {})
         for method in methods:
             if route.method == "ANY" and entry:
                 break

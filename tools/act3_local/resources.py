@@ -204,3 +204,141 @@ class S3EventPump:
                     log.exception("%s failed on an S3 event", function)
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
+
+
+class SqsPump:
+    """Polls each queue a function subscribes to (``SQS`` events) and invokes it with a batch, as Lambda's
+    event source mapping does: messages it reports as failed (``batchItemFailures``) or all of a batch whose
+    invocation raised stay on the queue and come back after their visibility timeout."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        subscriptions: list[tuple[str, str, int, bool]],  # (queue name, function, batch size, partial)
+        invoke: Callable[[str, dict[str, Any]], Any],
+    ):
+        self.sqs = client("sqs", endpoint)
+        self.subscriptions = subscriptions
+        self.invoke = invoke
+        self._urls: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="act3-sqs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                drained = self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("SQS poll failed")
+                drained = 0
+            if not drained:
+                self._stop.wait(0.5)
+
+    def _url(self, queue: str) -> str:
+        if queue not in self._urls:
+            self._urls[queue] = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        return self._urls[queue]
+
+    def poll_once(self) -> int:
+        total = 0
+        for queue, function, batch_size, partial in self.subscriptions:
+            url = self._url(queue)
+            reply = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(batch_size, 10),
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                VisibilityTimeout=30,
+            )
+            messages = reply.get("Messages", [])
+            if not messages:
+                continue
+            total += len(messages)
+            event = {"Records": [sqs_record(m, queue) for m in messages]}
+            try:
+                result = self.invoke(function, event)
+            except Exception:
+                log.exception("%s failed on an SQS batch from %s", function, queue)
+                continue
+            failed = set()
+            if partial and isinstance(result, dict):
+                failed = {f.get("itemIdentifier") for f in result.get("batchItemFailures") or []}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return total
+
+
+def sqs_record(message: dict[str, Any], queue: str) -> dict[str, Any]:
+    """An SQS message as a record of the Lambda SQS event."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes") or {},
+        "messageAttributes": message.get("MessageAttributes") or {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}",
+        "awsRegion": REGION,
+    }
+
+
+def write_inventory_reports(stack: Stack, endpoint: str, now: float) -> list[str]:
+    """What S3 Inventory would deliver now for every bucket that has it configured (moto has no inventory):
+    gzip CSV data files and a ``manifest.json`` in AWS's format, at AWS's keys, in the destination bucket.
+    The manifest's arrival triggers whatever subscribes to it. Returns the manifest keys."""
+    import csv
+    import gzip
+    import hashlib
+    import io
+    import uuid
+    from datetime import UTC, datetime
+    from urllib.parse import quote_plus
+
+    s3 = client("s3", endpoint)
+    moment = datetime.fromtimestamp(now, UTC)
+    manifests = []
+    for bucket in stack.buckets:
+        for config in bucket.inventory:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket.name):
+                for obj in page.get("Contents", []):
+                    modified = obj["LastModified"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                    writer.writerow([bucket.name, quote_plus(obj["Key"], safe="/"), obj["Size"], modified])
+            data = gzip.compress(buffer.getvalue().encode())
+            base = "/".join(p for p in (config["prefix"], bucket.name, config["id"]) if p)
+            data_key = f"{base}/data/{uuid.uuid4()}.csv.gz"
+            s3.put_object(Bucket=config["destination"], Key=data_key, Body=data)
+            manifest = {
+                "sourceBucket": bucket.name,
+                "destinationBucket": f"arn:aws:s3:::{config['destination']}",
+                "version": "2016-11-30",
+                "creationTimestamp": str(int(now * 1000)),
+                "fileFormat": "CSV",
+                "fileSchema": "Bucket, Key, Size, LastModifiedDate",
+                "files": [
+                    {"key": data_key, "size": len(data), "MD5checksum": hashlib.md5(data).hexdigest()}  # noqa: S324
+                ],
+            }
+            manifest_key = f"{base}/{moment.strftime('%Y-%m-%dT%H-%MZ')}/manifest.json"
+            body = json.dumps(manifest, indent=2).encode()
+            s3.put_object(Bucket=config["destination"], Key=manifest_key, Body=body)
+            s3.put_object(
+                Bucket=config["destination"],
+                Key=manifest_key.replace("manifest.json", "manifest.checksum"),
+                Body=hashlib.md5(body).hexdigest().encode(),  # noqa: S324 - the format's own checksum
+            )
+            manifests.append(f"s3://{config['destination']}/{manifest_key}")
+    return manifests

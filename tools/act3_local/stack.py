@@ -94,6 +94,7 @@ class LocalStack:
         self.server: ApiServer | None = None
         self.scheduler: Scheduler | None = None
         self.pump: resources.S3EventPump | None = None
+        self.sqs_pump: resources.SqsPump | None = None
         self.info: dict[str, Any] = {}
         self._stopped = threading.Event()
 
@@ -168,7 +169,13 @@ class LocalStack:
         admin_token = secrets.token_urlsafe(16)
         self.stack, self.runtime, self.clock = stack, runtime, clock
         api = Api(
-            stack, runtime, issuer, clock, base_url, admin_token, {"tick": self._tick, "status": self._status}
+            stack,
+            runtime,
+            issuer,
+            clock,
+            base_url,
+            admin_token,
+            {"tick": self._tick, "status": self._status, "inventory": self._inventory},
         )
         self.server = ApiServer(api, o.port)
         self.server.start()
@@ -185,6 +192,13 @@ class LocalStack:
                 {s.id: s.function for s in stack.s3},
             )
             self.pump.start()
+        if stack.sqs:
+            self.sqs_pump = resources.SqsPump(
+                moto.endpoint,
+                [(s.queue, s.function, s.batch_size, s.partial_failures) for s in stack.sqs],
+                self.runtime.invoke,
+            )
+            self.sqs_pump.start()
 
         declared = set(environment).union(*(f.environment for f in stack.functions.values()))
         function_env = {k: v for k, v in os.environ.items() if k in declared}
@@ -228,6 +242,7 @@ class LocalStack:
             "s3_subscriptions": [
                 {"id": s.id, "function": s.function, "bucket": s.bucket, "events": s.events} for s in stack.s3
             ],
+            "sqs_subscriptions": [{"queue": s.queue, "function": s.function} for s in stack.sqs],
             "routes": [{"route": r.route_key, "function": r.function, "auth": r.auth} for r in stack.routes],
             "clock_file": str(clock_file),
             "admin_token": admin_token,
@@ -279,6 +294,14 @@ class LocalStack:
                 )
         return {"fired": fired, "clock": describe(self.clock.path)}
 
+    def _inventory(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        """Deliver the S3 Inventory reports the template configures, as of the local clock."""
+        self.clock.invalidate()
+        manifests = resources.write_inventory_reports(
+            self.stack, self.info["moto"]["endpoint"], self.clock.time()
+        )
+        return {"manifests": manifests, "clock": describe(self.clock.path)}
+
     def _status(self, _payload: dict[str, Any]) -> dict[str, Any]:
         return {
             "clock": describe(self.clock.path),
@@ -309,7 +332,7 @@ class LocalStack:
         self._stopped.set()
 
     def stop(self) -> None:
-        for part in (self.pump, self.scheduler):
+        for part in (self.pump, self.sqs_pump, self.scheduler):
             if part is not None:
                 part.stop()
         if self.server is not None:

@@ -125,6 +125,16 @@ class S3Subscription:
 
 
 @dataclass
+class SqsSubscription:
+    """A function's ``SQS`` event: the queue (physical name) it drains, in batches."""
+
+    function: str
+    queue: str
+    batch_size: int
+    partial_failures: bool  # FunctionResponseTypes: [ReportBatchItemFailures]
+
+
+@dataclass
 class Function:
     logical_id: str
     code_dir: Path
@@ -155,6 +165,8 @@ class Table:
 class Bucket:
     logical_id: str
     name: str
+    # S3 Inventory configurations: {"id", "destination" (bucket name), "prefix", "format"}
+    inventory: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -175,6 +187,7 @@ class Stack:
     buses: list[str]
     queues: list[str]
     jwt: Jwt | None
+    sqs: list[SqsSubscription] = field(default_factory=list)
 
 
 class Resolver:
@@ -385,6 +398,7 @@ def parse(path: Path, parameters: dict[str, str] | None = None) -> Stack:
     routes: list[Route] = []
     schedules: list[Schedule] = []
     s3: list[S3Subscription] = []
+    sqs: list[SqsSubscription] = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
@@ -448,6 +462,17 @@ def parse(path: Path, parameters: dict[str, str] | None = None) -> Stack:
                         rule_arn=f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{STACK_NAME}-{logical_id}-{event_name}",
                     )
                 )
+            elif etype == "SQS":
+                queue_arn = str(resolver.resolve(eprops.get("Queue")))
+                sqs.append(
+                    SqsSubscription(
+                        function=logical_id,
+                        queue=queue_arn.rsplit(":", 1)[-1],
+                        batch_size=int(eprops.get("BatchSize", 10)),
+                        partial_failures="ReportBatchItemFailures"
+                        in (eprops.get("FunctionResponseTypes") or []),
+                    )
+                )
             elif etype == "S3":
                 bucket_ref = eprops.get("Bucket")
                 bucket_name = str(resolver.resolve(bucket_ref))
@@ -495,7 +520,17 @@ def parse(path: Path, parameters: dict[str, str] | None = None) -> Stack:
                 )
             )
         elif rtype == "AWS::S3::Bucket":
-            buckets.append(Bucket(logical_id, resolver.name(logical_id)))
+            inventory = [
+                {
+                    "id": str(config.get("Id", "inventory")),
+                    "destination": str(config["Destination"]["BucketArn"]).rsplit(":", 1)[-1],
+                    "prefix": str(config["Destination"].get("Prefix", "")),
+                    "format": str(config["Destination"].get("Format", "CSV")),
+                }
+                for config in props.get("InventoryConfigurations") or []
+                if config.get("Enabled", True) and (config.get("Destination") or {}).get("BucketArn")
+            ]
+            buckets.append(Bucket(logical_id, resolver.name(logical_id), inventory))
         elif rtype == "AWS::Events::EventBus":
             buses.append(resolver.name(logical_id))
         elif rtype == "AWS::SQS::Queue":
@@ -512,4 +547,5 @@ def parse(path: Path, parameters: dict[str, str] | None = None) -> Stack:
         buses=buses,
         queues=queues,
         jwt=jwt,
+        sqs=sqs,
     )

@@ -21,6 +21,10 @@ class Settings(BaseModel):
     clock_file: Path | None = None
     mail_from: str = "ACT 3 AI Billing <billing@act3.ai>"
     app_url: str = "https://app.act3.ai"
+    # storage (issue 10)
+    storage_bucket: str = "act3-media-local"
+    purge_queue_url: str = ""
+    event_bus_name: str = "default"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,6 +34,9 @@ class Settings(BaseModel):
             clock_file=os.environ.get("ACT3_CLOCK_FILE") or None,
             mail_from=os.environ.get("MAIL_FROM") or "ACT 3 AI Billing <billing@act3.ai>",
             app_url=os.environ.get("APP_URL") or "https://app.act3.ai",
+            storage_bucket=os.environ.get("STORAGE_BUCKET") or "act3-media-local",
+            purge_queue_url=os.environ.get("PURGE_QUEUE_URL") or "",
+            event_bus_name=os.environ.get("EVENT_BUS_NAME") or "default",
         )
 
 

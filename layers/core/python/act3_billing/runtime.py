@@ -12,7 +12,10 @@ if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
     from act3_billing.mail import Mailer
+    from act3_billing.notifications import Notifier
+    from act3_billing.objects import Objects, Queue, Reports
     from act3_billing.store.orgs import OrgStore
+    from act3_billing.store.storage import StorageStore
     from act3_billing.store.wallets import BillingStore
 
 _clock: Clock | None = None
@@ -70,11 +73,66 @@ def now() -> datetime:
     return _clock()
 
 
+# ---- storage (issue 10) ---------------------------------------------------------------------------
+
+
+@cache
+def storage() -> StorageStore:
+    from act3_billing.store.storage import StorageStore
+
+    return StorageStore(connection())
+
+
+@cache
+def objects() -> Objects:
+    from act3_billing.objects import S3Objects
+
+    return S3Objects(settings().storage_bucket, settings().region)
+
+
+@cache
+def reports() -> Reports:
+    from act3_billing.objects import S3Reports
+
+    return S3Reports(settings().region)
+
+
+@cache
+def purge_queue() -> Queue:
+    from act3_billing.objects import SqsQueue
+
+    return SqsQueue(settings().purge_queue_url, settings().region)
+
+
+def notifier() -> Notifier:
+    """Built per use (notifications are rare), so an injected mailer is always the one used."""
+    from act3_billing.notifications import NOTIFIED_ROLES, EventBridgeBus, Notifier
+    from act3_billing.store.notifications import NotificationMarks
+
+    def recipients(org_id: str) -> list[str]:
+        return sorted(
+            {
+                view.membership.email
+                for view in orgs().members(org_id)
+                if view.membership.role in NOTIFIED_ROLES and view.membership.email
+            }
+        )
+
+    return Notifier(
+        NotificationMarks(connection()),
+        EventBridgeBus(settings().event_bus_name, settings().region),
+        mailer(),
+        recipients,
+    )
+
+
 def reset() -> None:
     """Forget the wiring (tests point the package at another table or endpoint)."""
     settings.cache_clear()
     connection.cache_clear()
     store.cache_clear()
     orgs.cache_clear()
+    for cached in (storage, objects, reports, purge_queue):
+        cached.cache_clear()
     use_clock(None)
     use_mailer(None)

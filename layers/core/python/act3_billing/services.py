@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from act3_billing.domain.errors import InsufficientCredits, NotFound, ValidationFailed
+from act3_billing.domain.errors import GenerationDisabled, InsufficientCredits, NotFound, ValidationFailed
 from act3_billing.domain.holds import DEFAULT_HOLD_TTL
 from act3_billing.domain.ids import new_id
 from act3_billing.domain.lots import LotKind, Wallet
@@ -93,6 +93,13 @@ def options_out(options: OutOfCreditOptions) -> m.OptionsOut:
             "cancel": options.cancel,
         }
     )
+
+
+def generation_off(ctx: Context, error: GenerationDisabled) -> GenerationDisabled:
+    """A 403 generation_disabled (archive, an ended trial) carries the plans that turn generation back on."""
+    from act3_billing.storage import with_reupgrade
+
+    return with_reupgrade(ctx.catalog, error)
 
 
 def with_options(ctx: Context, error: InsufficientCredits) -> InsufficientCredits:
@@ -227,8 +234,13 @@ def quote(ctx: Context, org_id: str, request: m.QuoteRequest) -> m.QuoteResponse
     ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
     priced = price(ctx, request.usage)
     wallet = ctx.store.wallet(org_id)
+    if not wallet.generation_enabled:
+        raise generation_off(
+            ctx,
+            GenerationDisabled(f"generation is disabled on plan '{wallet.plan_id}'", plan_id=wallet.plan_id),
+        )
     before = wallet.spendable(ctx.now)
-    affordable = wallet.generation_enabled and before >= priced.credits
+    affordable = before >= priced.credits
     options = None
     if not affordable:
         options = options_out(
@@ -301,6 +313,8 @@ def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None
+    except GenerationDisabled as exc:
+        raise generation_off(ctx, exc) from None
 
 
 def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | None) -> Outcome:
@@ -331,6 +345,8 @@ def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | Non
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None
+    except GenerationDisabled as exc:
+        raise generation_off(ctx, exc) from None
 
 
 def extend_hold(
@@ -352,6 +368,8 @@ def extend_hold(
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None
+    except GenerationDisabled as exc:
+        raise generation_off(ctx, exc) from None
 
 
 def capture(ctx: Context, org_id: str, hold_id: str, request: m.CaptureRequest, key: str | None) -> Outcome:

@@ -23,6 +23,8 @@ class Permission(StrEnum):
     READ_MEMBERS = "read_members"
     MANAGE_MEMBERS = "manage_members"
     TRANSFER = "transfer"
+    UPLOAD = "upload"  # storage: presigned uploads (owners and creators)
+    DELETE_MEDIA = "delete_media"  # storage: bulk media deletion (owners)
 
 
 _READ = frozenset({Permission.READ_METERS, Permission.READ_LEDGER, Permission.READ_MEMBERS})
@@ -30,7 +32,7 @@ RIGHTS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.BILLING: _READ,
     # Refunds are the owners' (a creator refunding their own finished job would generate for free).
-    Role.CREATOR: _READ | {Permission.SPEND},
+    Role.CREATOR: _READ | {Permission.SPEND, Permission.UPLOAD},
     Role.VIEWER: _READ,
 }
 

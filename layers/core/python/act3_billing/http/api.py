@@ -23,7 +23,8 @@ def make_resolver() -> APIGatewayHttpResolver:
     def known_ids_only(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """An id in the path that no id could ever look like is simply not found (never a 500)."""
         for name, value in (app.current_event.path_parameters or {}).items():
-            if not ID_PATTERN.match(value or ""):
+            # Ids only: an asset key ({key+}) is a path, checked against the storage layout instead.
+            if name.endswith("_id") and not ID_PATTERN.match(value or ""):
                 return problem("not_found", "Not found", f"no such {name.removesuffix('_id')}")
         return next_middleware(app)
 

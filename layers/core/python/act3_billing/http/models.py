@@ -375,3 +375,116 @@ class TransferResponse(BaseModel):
 
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+# ---- storage (issue 10) ----------------------------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 5 * 1024**3  # S3's limit for one PUT
+
+
+class UploadRequest(_In):
+    project_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    ]
+    kind: Literal["media", "text"]
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    size: Annotated[
+        int, Field(ge=0, le=MAX_UPLOAD_BYTES, strict=True, description="bytes; S3 refuses any other")
+    ]
+    content_type: Annotated[
+        str, StringConstraints(min_length=3, max_length=128, pattern=r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$")
+    ]
+
+
+class UploadResponse(BaseModel):
+    upload_url: str = Field(description="presigned PUT for this key; send exactly these headers")
+    method: Literal["PUT"]
+    headers: dict[str, str]
+    key: str = Field(description="the asset's key below the org (for GET /orgs/{org_id}/assets/{key})")
+    project_id: str
+    kind: str
+    size: int
+    expires_at: str
+    used_bytes: int
+    quota_bytes: int | None
+
+
+class KindUsageOut(BaseModel):
+    bytes: int
+    objects: int
+
+
+class ProjectUsageOut(BaseModel):
+    project_id: str
+    bytes: int
+    objects: int
+    media: KindUsageOut
+    text: KindUsageOut
+
+
+class MeterOut(BaseModel):
+    updated_at: str | None = Field(description="time of the last S3 event counted")
+    inventory_at: str | None = Field(description="time of the last S3 Inventory report applied")
+    reconciled_at: str | None
+
+
+class ArchiveOut(BaseModel):
+    archived_at: str | None
+    media_purge_due_at: str | None
+
+
+class StorageResponse(BaseModel):
+    org_id: str
+    plan_id: str | None
+    quota_bytes: int | None = Field(description="null: no limit in the catalog (enterprise)")
+    used_bytes: int
+    used_percent: float | None
+    bytes: int
+    objects: int
+    media: KindUsageOut
+    text: KindUsageOut
+    projects: list[ProjectUsageOut]
+    meter: MeterOut
+    archive: ArchiveOut
+    as_of: str
+
+
+class MediaDeletionRequest(_In):
+    project_id: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+        ]
+        | None
+    ) = Field(None, description="one project; absent: every project of the org")
+    dry_run: bool = Field(False, description="only count what would be deleted")
+
+
+class MediaDeletionResponse(BaseModel):
+    deletion_id: str | None
+    project_id: str | None
+    status: Literal["done", "running", "dry_run"]
+    dry_run: bool
+    objects: int
+    bytes: int
+
+
+class AssetResponse(BaseModel):
+    key: str
+    kind: str
+    project_id: str
+    size: int
+    download_url: str
+    expires_at: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details, as every refusal is sent (`application/problem+json`); a refusal may
+    add fields (e.g. `options`, `used_bytes`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str

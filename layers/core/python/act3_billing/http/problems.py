@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 
 from act3_billing.domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 PROBLEM_TYPE_BASE = "https://docs.act3.ai/problems/"
 
@@ -45,6 +48,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_member": 409,
     "same_org": 422,
     "unavailable": 503,
+    # storage (issue 10)
+    "storage_quota_exceeded": 402,
+    "media_purged": 410,
 }
 
 
@@ -67,3 +73,10 @@ def problem(code: str, title: str, detail: str, *, status: int | None = None, **
 
 def from_domain(error: DomainError) -> Response[str]:
     return problem(error.code, error.title, error.detail, **error.extra)
+
+
+def documented(description: str) -> OpenAPIResponse:
+    """An OpenAPI response for a refusal: problem+json, with the codes it can carry in `description`."""
+    from act3_billing.http.models import ProblemOut
+
+    return {"description": description, "content": {"application/problem+json": {"model": ProblemOut}}}

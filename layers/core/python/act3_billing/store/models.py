@@ -12,6 +12,13 @@
 | org         | ORG#{org}    | ORG                     |
 | invite      | ORG#{org}    | INVITE#{invite}         |  gsi1: INVITE#{hash of token} / ORG#{org}#{invite}
 | user        | USER#{user}  | PROFILE                 |
+| storage     | ORG#{org}    | STORAGE[#P#{project}]   |  gsi1: STORAGE#{shard 0-15} / {org} (totals only)
+| object      | ORG#{org}    | OBJ#{key below orgs/{org}/} |
+| meter log   | ORG#{org}    | SJ#{event time}#{id}    |  (TTL)
+| deletion    | ORG#{org}    | MEDIADEL#{deletion}     |
+| purge due   | ORG#{org}    | PURGE                   |  gsi1: PURGE_DUE / {due}#{org}
+| purge done  | ORG#{org}    | PURGED#{time}           |
+| notified    | ORG#{org}    | NOTIFY#{cycle}#{what}   |
 """
 
 from __future__ import annotations
@@ -84,6 +91,9 @@ class WalletItem(_Item):
     generation_enabled = BooleanAttribute(default=True)
     monthly_allowance = NumberAttribute(default=0)
     created_at = UnicodeAttribute()
+    # Plan state (issue 7 owns it; the archive needs these two): when the org entered archive, and its status.
+    archived_at = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
 
 
 class MemberItem(_Item):
@@ -214,6 +224,112 @@ class JobItem(_Item):
     refunded_by = UnicodeAttribute(null=True)
 
 
+# ---- storage (issue 10) ------------------------------------------------------------------------------
+
+
+class _StorageIndex(GlobalSecondaryIndex["StorageUsageItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class StorageUsageItem(_Item):
+    """An org's storage counters (sk `STORAGE`, with the meter's bookkeeping) or one project's
+    (sk `STORAGE#P#{project}`). `inventory_at` is the time of the last inventory report applied: events
+    from before it are already in the counters."""
+
+    org_id = UnicodeAttribute()
+    project_id = UnicodeAttribute(null=True)
+    media_bytes = NumberAttribute(default=0)
+    media_objects = NumberAttribute(default=0)
+    text_bytes = NumberAttribute(default=0)
+    text_objects = NumberAttribute(default=0)
+    version = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    inventory_at = UnicodeAttribute(null=True)
+    reconciled_at = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    metered = _StorageIndex()
+
+
+class StoredObjectItem(_Item):
+    """The last S3 event applied to one key: its sequencer, and whether the object is there (a delete
+    leaves a tombstone, kept a while, so a create delivered after it cannot count)."""
+
+    org_id = UnicodeAttribute()
+    project_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    sequencer = UnicodeAttribute()
+    present = BooleanAttribute()
+    size = NumberAttribute(default=0)
+    event_at = UnicodeAttribute()
+    expires_ttl = TTLAttribute(null=True)
+
+
+class StorageJournalItem(_Item):
+    """What one event added to the counters, kept a few days: an inventory report adds back the events
+    after its time."""
+
+    project_id = UnicodeAttribute()
+    media_bytes = NumberAttribute(default=0)
+    media_objects = NumberAttribute(default=0)
+    text_bytes = NumberAttribute(default=0)
+    text_objects = NumberAttribute(default=0)
+    expires_ttl = TTLAttribute(null=True)
+
+
+class MediaDeletionItem(_Item):
+    deletion_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    project_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    cursor = UnicodeAttribute(default="")
+    objects = NumberAttribute(default=0)
+    bytes = NumberAttribute(default=0)
+    pending_last = UnicodeAttribute(null=True)
+    pending_objects = NumberAttribute(default=0)
+    pending_bytes = NumberAttribute(default=0)
+    fingerprint = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+
+
+class _PurgeIndex(GlobalSecondaryIndex["PurgeItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class PurgeItem(_Item):
+    """An archived org's media purge: scheduled (sk `PURGE`, on the due index) or done (sk `PURGED#…`)."""
+
+    org_id = UnicodeAttribute()
+    archived_at = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    purged_at = UnicodeAttribute(null=True)
+    objects = NumberAttribute(default=0)
+    bytes = NumberAttribute(default=0)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    due = _PurgeIndex()
+
+
+class NotifiedItem(_Item):
+    """A notification sent once per org, cycle and threshold (the conditional put is the "once")."""
+
+    org_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
 MODELS: tuple[type[_Item], ...] = (
     WalletItem,
     MemberItem,
@@ -222,6 +338,12 @@ MODELS: tuple[type[_Item], ...] = (
     HoldItem,
     QuoteItem,
     JobItem,
+    StorageUsageItem,
+    StoredObjectItem,
+    StorageJournalItem,
+    MediaDeletionItem,
+    PurgeItem,
+    NotifiedItem,
 )
 
 
