@@ -216,10 +216,12 @@ class SqsPump:
         endpoint: str,
         subscriptions: list[tuple[str, str, int, bool]],  # (queue name, function, batch size, partial)
         invoke: Callable[[str, dict[str, Any]], Any],
+        bus_log_queue: str | None = None,
     ):
         self.sqs = client("sqs", endpoint)
         self.subscriptions = subscriptions
         self.invoke = invoke
+        self.bus_log_queue = bus_log_queue  # events on the project's buses, logged (route_buses_to_log)
         self._urls: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="act3-sqs", daemon=True)
@@ -276,7 +278,38 @@ class SqsPump:
             for message in messages:
                 if message["MessageId"] not in failed:
                     self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return total
+        return total + self._log_bus_events()
+
+    def _log_bus_events(self) -> int:
+        if not self.bus_log_queue:
+            return 0
+        reply = self.sqs.receive_message(
+            QueueUrl=self.bus_log_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        messages = reply.get("Messages", [])
+        for message in messages:
+            event = json.loads(message["Body"])
+            log.info("bus event %s: %s", event.get("detail-type"), json.dumps(event.get("detail")))
+            self.sqs.delete_message(QueueUrl=self.bus_log_queue, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+
+BUS_LOG_QUEUE = "act3-bus-log-local"
+
+
+def route_buses_to_log(stack: Stack, endpoint: str) -> str | None:
+    """A rule on each of the project's buses sending every event to a local queue the SQS pump logs."""
+    if not stack.buses:
+        return None
+    sqs = client("sqs", endpoint)
+    events = client("events", endpoint)
+    url = str(sqs.create_queue(QueueName=BUS_LOG_QUEUE)["QueueUrl"])
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{BUS_LOG_QUEUE}"
+    pattern = json.dumps({"source": [{"prefix": ""}]})
+    for bus in stack.buses:
+        events.put_rule(Name="act3-local-log", EventBusName=bus, EventPattern=pattern)
+        events.put_targets(Rule="act3-local-log", EventBusName=bus, Targets=[{"Id": "log", "Arn": arn}])
+    return url
 
 
 def sqs_record(message: dict[str, Any], queue: str) -> dict[str, Any]:

@@ -192,11 +192,13 @@ class LocalStack:
                 {s.id: s.function for s in stack.s3},
             )
             self.pump.start()
-        if stack.sqs:
+        bus_log = resources.route_buses_to_log(stack, moto.endpoint)
+        if stack.sqs or bus_log:
             self.sqs_pump = resources.SqsPump(
                 moto.endpoint,
                 [(s.queue, s.function, s.batch_size, s.partial_failures) for s in stack.sqs],
                 self.runtime.invoke,
+                bus_log,
             )
             self.sqs_pump.start()
 

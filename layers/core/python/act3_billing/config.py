@@ -25,6 +25,8 @@ class Settings(BaseModel):
     storage_bucket: str = "act3-media-local"
     purge_queue_url: str = ""
     event_bus_name: str = "default"
+    # cycles (issue 7)
+    cycle_queue_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +39,7 @@ class Settings(BaseModel):
             storage_bucket=os.environ.get("STORAGE_BUCKET") or "act3-media-local",
             purge_queue_url=os.environ.get("PURGE_QUEUE_URL") or "",
             event_bus_name=os.environ.get("EVENT_BUS_NAME") or "default",
+            cycle_queue_url=os.environ.get("CYCLE_QUEUE_URL") or None,
         )
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from act3_billing.mail import Mailer
     from act3_billing.notifications import Notifier
     from act3_billing.objects import Objects, Queue, Reports
+    from act3_billing.store.cycles import CycleStore
     from act3_billing.store.orgs import OrgStore
     from act3_billing.store.storage import StorageStore
     from act3_billing.store.wallets import BillingStore
@@ -43,7 +44,15 @@ def orgs() -> OrgStore:
     return OrgStore(connection())
 
 
+@cache
+def cycles() -> CycleStore:
+    from act3_billing.store.cycles import CycleStore
+
+    return CycleStore(store())
+
+
 _mailer: Mailer | None = None
+_notifier: Notifier | None = None
 
 
 def mailer() -> Mailer:
@@ -58,6 +67,36 @@ def mailer() -> Mailer:
 def use_mailer(mail: Mailer | None) -> None:
     global _mailer  # noqa: PLW0603
     _mailer = mail
+
+
+def notifier() -> Notifier:
+    """Alerts: the markers, the project's bus and SES. Built per use (alerts are rare; the process-wide
+    memo of sent alerts lives in `notifications`), so an injected mailer is always the one used."""
+    if _notifier is not None:
+        return _notifier
+    from act3_billing.notifications import NOTIFIED_ROLES, EventBridgeBus, Notifications
+    from act3_billing.store.notifications import NotificationMarks
+
+    def recipients(org_id: str) -> tuple[str, list[str]]:
+        emails = {
+            view.membership.email
+            for view in orgs().members(org_id)
+            if view.membership.role in NOTIFIED_ROLES and view.membership.email
+        }
+        return orgs().org(org_id).name, sorted(emails)
+
+    return Notifications(
+        NotificationMarks(connection()),
+        EventBridgeBus(settings().event_bus_name, settings().region),
+        mailer(),
+        recipients,
+    )
+
+
+def use_notifier(notify: Notifier | None) -> None:
+    """Inject the notifier (tests); None = built from the settings."""
+    global _notifier  # noqa: PLW0603 - the process-wide injection point
+    _notifier = notify
 
 
 def use_clock(clock: Clock | None) -> None:
@@ -104,35 +143,14 @@ def purge_queue() -> Queue:
     return SqsQueue(settings().purge_queue_url, settings().region)
 
 
-def notifier() -> Notifier:
-    """Built per use (notifications are rare), so an injected mailer is always the one used."""
-    from act3_billing.notifications import NOTIFIED_ROLES, EventBridgeBus, Notifier
-    from act3_billing.store.notifications import NotificationMarks
-
-    def recipients(org_id: str) -> list[str]:
-        return sorted(
-            {
-                view.membership.email
-                for view in orgs().members(org_id)
-                if view.membership.role in NOTIFIED_ROLES and view.membership.email
-            }
-        )
-
-    return Notifier(
-        NotificationMarks(connection()),
-        EventBridgeBus(settings().event_bus_name, settings().region),
-        mailer(),
-        recipients,
-    )
-
-
 def reset() -> None:
     """Forget the wiring (tests point the package at another table or endpoint)."""
     settings.cache_clear()
     connection.cache_clear()
     store.cache_clear()
     orgs.cache_clear()
-    for cached in (storage, objects, reports, purge_queue):
+    for cached in (storage, objects, reports, purge_queue, cycles):
         cached.cache_clear()
     use_clock(None)
     use_mailer(None)
+    use_notifier(None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from act3_billing.domain.cycles import generation_refusal
 from act3_billing.domain.errors import GenerationDisabled, InsufficientCredits, NotFound, ValidationFailed
 from act3_billing.domain.holds import DEFAULT_HOLD_TTL
 from act3_billing.domain.ids import new_id
@@ -26,6 +27,7 @@ from act3_billing.http import models as m
 from act3_billing.http.caller import Caller
 
 if TYPE_CHECKING:
+    from act3_billing.notifications import Notifier
     from act3_billing.store.idempotency import Idem, Outcome
     from act3_billing.store.wallets import BillingStore
 
@@ -39,10 +41,30 @@ class Context:
     now: datetime
     catalog: Catalog
     rate_card: RateCard
+    notifier: Notifier | None = None
 
 
-def context(store: BillingStore, caller: Caller, now: datetime) -> Context:
-    return Context(store, caller, now, default_catalog(), load_rate_card())
+def context(store: BillingStore, caller: Caller, now: datetime, notifier: Notifier | None = None) -> Context:
+    return Context(store, caller, now, default_catalog(), load_rate_card(), notifier)
+
+
+def alert_after_spend(ctx: Context, org_id: str, result: Outcome) -> Outcome:
+    """After a committed debit, hold, extension or capture: the monthly-usage thresholds this
+    instance's view of the wallet is past, each delivered once (act3_billing.notifications)."""
+    from act3_billing.notifications import notify_quietly, usage_alerts
+
+    view = ctx.store.cached(org_id)
+    if view is None or result.replayed:
+        return result
+    alerts = usage_alerts(view)
+    if alerts:
+        if ctx.notifier is None:
+            from act3_billing import runtime
+
+            notify_quietly(runtime.notifier(), alerts, ctx.now)
+        else:
+            notify_quietly(ctx.notifier, alerts, ctx.now)
+    return result
 
 
 def idem(key: str | None, operation: str, caller: Caller, payload: Any) -> Idem:
@@ -107,7 +129,8 @@ def with_options(ctx: Context, error: InsufficientCredits) -> InsufficientCredit
     plan_id = str(error.extra.get("plan_id", ""))
     shortfall = int(error.extra.get("shortfall", 0))
     if plan_id and "options" not in error.extra:
-        error.extra["options"] = m.dump(options_out(out_of_credit_options(ctx.catalog, plan_id, shortfall)))
+        options = out_of_credit_options(ctx.catalog, plan_id, shortfall)
+        error.extra["options"] = m.dump(options_out(options))
     return error
 
 
@@ -135,8 +158,8 @@ def plans(catalog: Catalog) -> m.PlansResponse:
     return m.PlansResponse(plans=out, upgrade_order=list(catalog.upgrade_order))
 
 
-def balance_of(wallet: Wallet, now: datetime) -> m.BalanceResponse:
-    def lots(kind: LotKind) -> list[m.LotOut]:
+def balance_of(wallet: Wallet, now: datetime, held_expired: int = 0) -> m.BalanceResponse:
+    def lots(*kinds: LotKind) -> list[m.LotOut]:
         return [
             m.LotOut(
                 lot_id=lot.lot_id,
@@ -146,7 +169,7 @@ def balance_of(wallet: Wallet, now: datetime) -> m.BalanceResponse:
                 label=lot.label,
             )
             for lot in sorted(wallet.lots, key=lambda x: x.spend_key())
-            if lot.kind is kind and lot.live_at(now)
+            if lot.kind in kinds and lot.live_at(now)
         ]
 
     monthly = wallet.current_monthly()
@@ -164,17 +187,29 @@ def balance_of(wallet: Wallet, now: datetime) -> m.BalanceResponse:
             cycle_end=iso(wallet.cycle_end),
         ),
         bank=lots(LotKind.BANK),
-        grants=lots(LotKind.GRANT),
+        grants=lots(LotKind.GRANT, LotKind.TRANSFER),
         packs=lots(LotKind.PACK),
         held=wallet.held,
         spendable=wallet.spendable(now),
         as_of=iso(now),
+        held_expired=held_expired,
+        status=wallet.status.value,
+        pending_plan_id=wallet.pending_plan_id,
+        archived_at=iso(wallet.archived_at) if wallet.archived_at else None,
+        trial_ends_at=iso(wallet.trial_ends_at) if wallet.trial_ends_at else None,
     )
 
 
 def balance(ctx: Context, org_id: str) -> m.BalanceResponse:
     ctx.store.require(org_id, ctx.caller.user_id, Permission.READ_METERS)
-    return balance_of(ctx.store.wallet(org_id), ctx.now)
+    wallet = ctx.store.wallet(org_id)
+    held_expired = 0
+    if wallet.held:
+        from act3_billing.store.cycles import CycleStore
+
+        # Until the sweep releases them, expired holds' credits show apart, never as spendable.
+        held_expired = CycleStore(ctx.store).held_expired(org_id, ctx.now)
+    return balance_of(wallet, ctx.now, held_expired)
 
 
 def ledger(
@@ -234,17 +269,20 @@ def quote(ctx: Context, org_id: str, request: m.QuoteRequest) -> m.QuoteResponse
     ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
     priced = price(ctx, request.usage)
     wallet = ctx.store.wallet(org_id)
-    if not wallet.generation_enabled:
-        raise generation_off(
-            ctx,
-            GenerationDisabled(f"generation is disabled on plan '{wallet.plan_id}'", plan_id=wallet.plan_id),
-        )
+    if not wallet.can_generate(ctx.now):
+        # Archive, a trial without its LinkedIn sign-in, or past its six months (`trial_expired`).
+        raise generation_off(ctx, generation_refusal(wallet, ctx.now))
     before = wallet.spendable(ctx.now)
     affordable = before >= priced.credits
     options = None
     if not affordable:
         options = options_out(
-            out_of_credit_options(ctx.catalog, wallet.plan_id, max(priced.credits - before, 0))
+            out_of_credit_options(
+                ctx.catalog,
+                wallet.plan_id,
+                max(priced.credits - before, 0),
+                can_generate=wallet.generation_enabled,
+            )
         )
     # The id carries the price so a debit can condition on the stored quote without reading it first.
     quote_id = f"{new_id('qt', ctx.now)}-{priced.credits}"
@@ -290,7 +328,7 @@ def quoted_credits(quote_id: str) -> int:
 
 
 def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -> Outcome:
-    from act3_billing.store.wallets import QuoteRef
+    from act3_billing.store.quotes import QuoteRef
 
     token = idem(key, "debit", ctx.caller, request.model_dump(mode="json"))
     if request.quote_id is not None:
@@ -301,15 +339,19 @@ def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -
         priced = price(ctx, request.usage)
         amount, version, quote_ref = priced.credits, priced.rate_card_version, None
     try:
-        return ctx.store.debit(
+        return alert_after_spend(
+            ctx,
             org_id,
-            actor=ctx.caller.user_id,
-            amount=amount,
-            job_id=request.job_id,
-            idem=token,
-            now=ctx.now,
-            rate_card_version=version,
-            quote=quote_ref,
+            ctx.store.debit(
+                org_id,
+                actor=ctx.caller.user_id,
+                amount=amount,
+                job_id=request.job_id,
+                idem=token,
+                now=ctx.now,
+                rate_card_version=version,
+                quote=quote_ref,
+            ),
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None
@@ -318,7 +360,7 @@ def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -
 
 
 def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | None) -> Outcome:
-    from act3_billing.store.wallets import QuoteRef
+    from act3_billing.store.quotes import QuoteRef
 
     token = idem(key, "hold", ctx.caller, request.model_dump(mode="json"))
     quote_ref: QuoteRef | None = None
@@ -332,16 +374,20 @@ def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | Non
         quote_ref = QuoteRef(request.quote_id, amount)
     ttl = timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else DEFAULT_HOLD_TTL
     try:
-        return ctx.store.place_hold(
+        return alert_after_spend(
+            ctx,
             org_id,
-            actor=ctx.caller.user_id,
-            amount=amount,
-            job_id=request.job_id,
-            expires_at=ctx.now + ttl,
-            idem=token,
-            now=ctx.now,
-            quote=quote_ref,
-            rate_card_version=ctx.rate_card.version,
+            ctx.store.place_hold(
+                org_id,
+                actor=ctx.caller.user_id,
+                amount=amount,
+                job_id=request.job_id,
+                expires_at=ctx.now + ttl,
+                idem=token,
+                now=ctx.now,
+                quote=quote_ref,
+                rate_card_version=ctx.rate_card.version,
+            ),
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None
@@ -357,14 +403,18 @@ def extend_hold(
     # Before the hold is read: a stranger learns nothing about it (closed, expired, or there at all).
     ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
     try:
-        return ctx.store.extend_hold(
+        return alert_after_spend(
+            ctx,
             org_id,
-            actor=ctx.caller.user_id,
-            hold_id=hold_id,
-            more=request.credits,
-            expires_at=expires,
-            idem=token,
-            now=ctx.now,
+            ctx.store.extend_hold(
+                org_id,
+                actor=ctx.caller.user_id,
+                hold_id=hold_id,
+                more=request.credits,
+                expires_at=expires,
+                idem=token,
+                now=ctx.now,
+            ),
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None

@@ -10,12 +10,11 @@ stale wallet leads to a fresh read and another attempt.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -23,7 +22,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 
-from act3_billing.domain.cycles import plan_new_cycle
+from act3_billing.domain.cycles import generation_refusal
 from act3_billing.domain.errors import (
     AlreadyRefunded,
     Conflict,
@@ -32,8 +31,6 @@ from act3_billing.domain.errors import (
     InsufficientCredits,
     NotFound,
     NothingToRefund,
-    QuoteExpired,
-    QuoteUsed,
     WalletMissing,
 )
 from act3_billing.domain.holds import Hold, HoldStatus, slice_draws
@@ -44,7 +41,9 @@ from act3_billing.domain.orgs import MemberLimitExceeded
 from act3_billing.domain.roles import Membership, Permission, Role, roles_with
 from act3_billing.domain.times import iso
 from act3_billing.store.cache import WalletCache, shared_cache
+from act3_billing.store.cycles import hold_due_key
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay, replays
+from act3_billing.store.limits import charge_entries, give_backs, refund_members
 from act3_billing.store.models import (
     WALLET_SK,
     HoldItem,
@@ -54,6 +53,14 @@ from act3_billing.store.models import (
     QuoteItem,
     WalletItem,
     org_pk,
+)
+from act3_billing.store.quotes import (
+    QuoteRef,
+    QuoteRepriced,
+    quote_item,
+    quote_refused,
+    save_quote,
+    use_quote,
 )
 from act3_billing.store.records import (
     entry_from_item,
@@ -70,14 +77,7 @@ from act3_billing.store.records import (
 from act3_billing.store.tx import Tx, TxCancelled
 
 MAX_ATTEMPTS = 40
-QUOTE_TTL_GRACE = timedelta(days=7)
 SYSTEM_ACTOR = "system"
-
-
-@dataclass(frozen=True)
-class QuoteRef:
-    quote_id: str
-    credits: int
 
 
 @dataclass
@@ -284,75 +284,36 @@ class BillingStore:
         plan_id: str | None = None,
         generation_enabled: bool | None = None,
     ) -> Outcome:
-        """The monthly grant of a cycle: rolls the old allowance into the bank, expires dead lots,
-        grants the new allowance. Idempotent by the cycle id."""
-        idem = Idem(key=f"cycle:{cycle_id}", operation="grant_monthly", fingerprint=f"{cycle_id}:{allowance}")
-        for _ in range(MAX_ATTEMPTS):
-            wallet = self.wallet(org_id)
-            plan = plan_new_cycle(
+        """A cycle with explicit bounds and allowance (seeds, tests); the schedule's boundaries are
+        decided by `act3_billing.cycles`. Idempotent by the cycle id."""
+        from act3_billing.store import cycles
+
+        return cycles.start_cycle(
+            self,
+            org_id,
+            boundary_of=lambda wallet: cycles.legacy_boundary(
                 wallet,
                 cycle_id=cycle_id,
                 cycle_start=cycle_start,
                 cycle_end=cycle_end,
                 allowance=allowance,
                 rollover_cap=rollover_cap,
-                now=now,
-            )
-            opening = {lot.lot_id: lot_meta(lot) for lot in plan.new_lots}
-            entries = [
-                LedgerEntry(
-                    entry_id=new_id("le", now),
-                    org_id=org_id,
-                    type=p.type,
-                    amount=p.amount,
-                    created_at=now,
-                    lots=p.lots,
-                    actor=SYSTEM_ACTOR,
-                    idempotency_key=idem.key,
-                    memo=p.memo,
-                    opened={k: opening[k] for k, v in p.lots.items() if v > 0 and k in opening},
-                )
-                for p in plan.entries
-            ]
-            actions: list[Action] = [
-                WalletItem.cycle_id.set(cycle_id),
-                WalletItem.cycle_start.set(iso(cycle_start)),
-                WalletItem.cycle_end.set(iso(cycle_end)),
-                WalletItem.monthly_allowance.set(allowance),
-                WalletItem.lots_version.add(1),
-            ]
-            if plan_id:
-                actions.append(WalletItem.plan_id.set(plan_id))
-            if generation_enabled is not None:
-                actions.append(WalletItem.generation_enabled.set(generation_enabled))
-            condition = WalletItem.lots_version == wallet.lots_version
-            for lot_id, expected in plan.removed_lots.items():
-                actions.append(WalletItem.lots[lot_id].remove())
-                condition &= WalletItem.lots[lot_id]["remaining"] == expected
-            for lot_id, (expected, after) in plan.cut_lots.items():
-                actions.append(WalletItem.lots[lot_id]["remaining"].set(after))
-                condition &= WalletItem.lots[lot_id]["remaining"] == expected
-            for lot in plan.new_lots:
-                actions.append(WalletItem.lots[lot.lot_id].set(lot_to_map(lot)))
-            body = {
-                "cycle_id": cycle_id,
-                "entries": [entry_json(e) for e in entries],
-            }
-            tx = Tx(self._connection)
-            tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
-            add_idem(tx, org_id, idem, body, now)
-            for entry in entries:
-                tx.put("ledger", ledger_item(entry))
-            try:
-                tx.run()
-            except TxCancelled as exc:
-                if "idem" in exc.failed:
-                    return replay(org_id, idem)
-                self._backoff(exc)
-                continue
-            self._cache.drop(org_id)
-            return Outcome(body)
-        raise Conflict("the wallet kept changing; retry")
+                plan_id=plan_id,
+                generation_enabled=generation_enabled,
+            ),
+            idem=Idem(
+                key=f"cycle:{cycle_id}", operation="grant_monthly", fingerprint=f"{cycle_id}:{allowance}"
+            ),
+            now=now,
+        )
+
+    def forget(self, org_id: str) -> None:
+        """Drop this process's view of the org's wallet (its lots changed elsewhere)."""
+        self._cache.drop(org_id)
+
+    def cached(self, org_id: str) -> Wallet | None:
+        """This process's view of the wallet, as of its last read or spend (what alerts are judged on)."""
+        return self._cache.get(org_id)
 
     def add_lot(
         self,
@@ -403,37 +364,11 @@ class BillingStore:
             return Outcome(body)
         raise Conflict("the wallet kept changing; retry")
 
-    def save_quote(
-        self,
-        org_id: str,
-        *,
-        quote_id: str,
-        credits: int,
-        breakdown: list[dict[str, Any]],
-        rate_card_version: str,
-        expires_at: datetime,
-        actor: str,
-        now: datetime,
-    ) -> None:
-        QuoteItem(
-            org_pk(org_id),
-            f"QUOTE#{quote_id}",
-            quote_id=quote_id,
-            org_id=org_id,
-            credits=credits,
-            breakdown=json.dumps(breakdown),
-            rate_card_version=rate_card_version,
-            expires_at=iso(expires_at),
-            created_at=iso(now),
-            actor=actor,
-            expires_ttl=expires_at + QUOTE_TTL_GRACE,
-        ).save()
+    def save_quote(self, org_id: str, **quote: Any) -> None:
+        save_quote(org_id, **quote)
 
     def quote(self, org_id: str, quote_id: str) -> QuoteItem:
-        try:
-            return QuoteItem.get(org_pk(org_id), f"QUOTE#{quote_id}", consistent_read=True)
-        except DoesNotExist:
-            raise NotFound(f"quote {quote_id} not found") from None
+        return quote_item(org_id, quote_id)
 
     # ---- spending -------------------------------------------------------------------------------
 
@@ -471,13 +406,13 @@ class BillingStore:
             ]
 
         def extra(tx: Tx, draw: dict[str, int], view: Wallet) -> None:
-            self._charge_job(tx, org_id, job_id, draw)
+            self._charge_job(tx, org_id, job_id, draw, actor, view.cycle_id)
             if quote is not None:
-                self._use_quote(tx, org_id, quote, idem, rate_card_version, now)
+                use_quote(tx, org_id, quote, idem, rate_card_version, now)
 
         def classify(failed: dict[str, str]) -> None:
             if "quote" in failed and quote is not None:
-                self._quote_refused(org_id, quote, rate_card_version)
+                quote_refused(org_id, quote, rate_card_version, now)
             if "job" in failed:
                 raise AlreadyRefunded(f"job {job_id} was refunded; charge it under a new job id")
 
@@ -495,7 +430,19 @@ class BillingStore:
                 "created_at": iso(now),
             },
         )
-        return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+        try:
+            return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+        except QuoteRepriced as repriced:  # once: the quote's version matches the second time
+            return self.debit(
+                org_id,
+                actor=actor,
+                amount=amount,
+                job_id=job_id,
+                idem=idem,
+                now=now,
+                rate_card_version=repriced.version,
+                quote=quote,
+            )
 
     @replays
     def place_hold(
@@ -546,15 +493,17 @@ class BillingStore:
                     job_id=job_id,
                     actor=actor,
                     cycle_id=view.cycle_id,
+                    gsi1pk=hold_due_key(org_id, hold_id, expires_at)[0],
+                    gsi1sk=hold_due_key(org_id, hold_id, expires_at)[1],
                 ),
                 HoldItem.pk.does_not_exist(),
             )
             if quote is not None:
-                self._use_quote(tx, org_id, quote, idem, rate_card_version or "", now)
+                use_quote(tx, org_id, quote, idem, rate_card_version or "", now)
 
         def classify(failed: dict[str, str]) -> None:
             if "quote" in failed and quote is not None:
-                self._quote_refused(org_id, quote, rate_card_version or "")
+                quote_refused(org_id, quote, rate_card_version or "", now)
 
         plan = _Plan(
             extra=extra,
@@ -577,7 +526,20 @@ class BillingStore:
             ],
             body=lambda draw: hold_json(hold_of(draw)),
         )
-        return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+        try:
+            return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+        except QuoteRepriced as repriced:
+            return self.place_hold(
+                org_id,
+                actor=actor,
+                amount=amount,
+                job_id=job_id,
+                expires_at=expires_at,
+                idem=idem,
+                now=now,
+                quote=quote,
+                rate_card_version=repriced.version,
+            )
 
     @replays
     def extend_hold(
@@ -606,6 +568,7 @@ class BillingStore:
                 [
                     HoldItem.amount.add(more),
                     HoldItem.expires_at.set(iso(new_expiry)),
+                    HoldItem.gsi1sk.set(hold_due_key(org_id, hold_id, new_expiry)[1]),
                     HoldItem.draws.set(
                         HoldItem.draws.append([{"lot": k, "amount": v} for k, v in draw.items()])
                     ),
@@ -682,7 +645,10 @@ class BillingStore:
         tx.update(
             "hold",
             HoldItem(org_pk(org_id), f"HOLD#{hold.hold_id}"),
-            [HoldItem.expires_at.set(iso(expires_at))],
+            [
+                HoldItem.expires_at.set(iso(expires_at)),
+                HoldItem.gsi1sk.set(hold_due_key(org_id, hold.hold_id, expires_at)[1]),
+            ],
             (HoldItem.status == HoldStatus.OPEN.value) & (HoldItem.expires_at > iso(now)),
         )
         add_idem(tx, org_id, idem, body, now)
@@ -710,9 +676,12 @@ class BillingStore:
         idem: Idem,
         now: datetime,
         check_member: bool = True,
+        expiring: bool = False,
     ) -> Outcome:
         """Capture `capture` credits of a hold; when `final`, release the rest to the lots it came from
-        (credits whose lot has expired or gone meanwhile expire, recorded)."""
+        (credits whose lot has expired or gone meanwhile expire, recorded). `expiring`: the sweep
+        releasing a hold past its expiry (it ends `expired`)."""
+        closed = HoldStatus.EXPIRED if expiring else HoldStatus.CLOSED
         give_back_limit = True
         for _ in range(MAX_ATTEMPTS):
             hold = self.hold(org_id, hold_id)
@@ -775,7 +744,12 @@ class BillingStore:
                 )
             hold_actions: list[Action] = [HoldItem.captured.add(capture)] if capture else []
             if final:
-                hold_actions += [HoldItem.released.add(rest), HoldItem.status.set(HoldStatus.CLOSED.value)]
+                hold_actions += [
+                    HoldItem.released.add(rest),
+                    HoldItem.status.set(closed.value),
+                    HoldItem.gsi1pk.remove(),
+                    HoldItem.gsi1sk.remove(),
+                ]
             hold_condition = (
                 (HoldItem.status == HoldStatus.OPEN.value)
                 & (HoldItem.captured == hold.captured)
@@ -784,6 +758,8 @@ class BillingStore:
             )
             if capture:
                 hold_condition &= HoldItem.expires_at > iso(now)
+            if expiring:
+                hold_condition &= HoldItem.expires_at <= iso(now)
             returning, wallet_condition = _return_to_lots(wallet, live, now)
             wallet_actions: list[Action] = [WalletItem.held.add(-(capture + rest)), *returning]
             wallet_condition &= WalletItem.held >= capture + rest
@@ -794,7 +770,7 @@ class BillingStore:
                 hold.captured + capture,
                 hold.released + rest,
                 hold.draws,
-                HoldStatus.CLOSED if final else HoldStatus.OPEN,
+                closed if final else HoldStatus.OPEN,
                 hold.expires_at,
                 hold.created_at,
                 hold.job_id,
@@ -813,7 +789,7 @@ class BillingStore:
             tx.update("hold", HoldItem(org_pk(org_id), f"HOLD#{hold_id}"), hold_actions, hold_condition)
             tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), wallet_actions, wallet_condition)
             if capture and hold.job_id:
-                self._charge_job(tx, org_id, hold.job_id, captured_slice)
+                self._charge_job(tx, org_id, hold.job_id, captured_slice, hold.actor, hold.cycle_id)
             add_idem(tx, org_id, idem, body, now)
             for entry in entries:
                 tx.put("ledger", ledger_item(entry))
@@ -862,7 +838,9 @@ class BillingStore:
 
     @replays
     def refund_job(self, org_id: str, *, actor: str, job_id: str, idem: Idem, now: datetime) -> Outcome:
-        """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted)."""
+        """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted),
+        and gives the credits back to the spenders' monthly limits of this cycle."""
+        give_back = True
         for _ in range(MAX_ATTEMPTS):
             try:
                 job = JobItem.get(org_pk(org_id), f"JOB#{job_id}", consistent_read=True)
@@ -915,10 +893,8 @@ class BillingStore:
                 "entries": [entry_json(e) for e in entries],
             }
             tx = Tx(self._connection)
-            refund_roles = [role.value for role in roles_with(Permission.REFUND)]
-            tx.check(
-                "member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", MemberItem.role.is_in(*refund_roles)
-            )
+            give = give_backs(charges, wallet.cycle_id) if give_back else {}
+            refund_members(tx, org_id, actor, give, wallet.cycle_id)
             tx.update(
                 "job",
                 JobItem(org_pk(org_id), f"JOB#{job_id}"),
@@ -937,6 +913,7 @@ class BillingStore:
                     self._check_membership(org_id, actor, Permission.REFUND)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
+                give_back = give_back and not ({"member", "give_back"} & exc.failed.keys())
                 self._backoff(exc)  # refunded meanwhile, or charged again: look again
                 continue
             self._cache.drop(org_id)
@@ -948,12 +925,12 @@ class BillingStore:
         self, org_id: str, *, to_org_id: str, actor: str, amount: int, idem: Idem, now: datetime
     ) -> Outcome:
         """Moves credits to another org in one transaction: the lots leave in spending order and arrive
-        with their expiry (a monthly allowance arrives as a grant expiring when that cycle ends)."""
+        as `transfer` lots with their expiry (spent in the grants' place, never capped)."""
         transfer_id = new_id("xfer", now)
         for _ in range(MAX_ATTEMPTS):
             source = self.wallet(org_id)
             self.wallet(to_org_id)  # a clear wallet_not_found when the target has none
-            if not source.generation_enabled:
+            if not source.can_generate(now):
                 # Archive (or a trial without LinkedIn): nothing can be spent, and moving out is spending.
                 raise GenerationDisabled(f"credits of plan '{source.plan_id}' cannot leave the organization")
             try:
@@ -964,11 +941,10 @@ class BillingStore:
             arriving = []
             for n, (lot_id, credits) in enumerate(draw.items()):
                 lot = source.lots_by_id[lot_id]
-                kind = LotKind.GRANT if lot.kind is LotKind.MONTHLY else lot.kind
                 arriving.append(
                     Lot(
                         f"xfer#{transfer_id}#{n}",
-                        kind,
+                        LotKind.TRANSFER,  # keeps its expiry, spent in the grants' place, never capped
                         credits,
                         credits,
                         now,
@@ -1048,39 +1024,16 @@ class BillingStore:
     # ---- internals -------------------------------------------------------------------------------
 
     @staticmethod
-    def _use_quote(
-        tx: Tx, org_id: str, quote: QuoteRef, idem: Idem, rate_card_version: str, now: datetime
+    def _charge_job(
+        tx: Tx, org_id: str, job_id: str, draw: dict[str, int], by: str | None, cycle: str | None
     ) -> None:
-        """A quote is honoured once, at its price, while it is valid: the transaction marks it used."""
-        tx.update(
-            "quote",
-            QuoteItem(org_pk(org_id), f"QUOTE#{quote.quote_id}"),
-            [QuoteItem.used_by.set(idem.key)],
-            QuoteItem.pk.exists()
-            & (QuoteItem.credits == quote.credits)
-            & (QuoteItem.rate_card_version == rate_card_version)
-            & (QuoteItem.expires_at > iso(now))
-            & QuoteItem.used_by.does_not_exist(),
-        )
-
-    def _quote_refused(self, org_id: str, quote: QuoteRef, rate_card_version: str) -> None:
-        item = self.quote(org_id, quote.quote_id)
-        if int(item.credits) != quote.credits:
-            raise NotFound(f"quote {quote.quote_id} not found")
-        if item.used_by:
-            raise QuoteUsed(f"quote {quote.quote_id} was already used")
-        if item.rate_card_version != rate_card_version:
-            raise QuoteExpired(f"the rate card changed since quote {quote.quote_id}; quote again")
-        raise QuoteExpired(f"quote {quote.quote_id} expired at {item.expires_at}")
-
-    @staticmethod
-    def _charge_job(tx: Tx, org_id: str, job_id: str, draw: dict[str, int]) -> None:
-        """Record what the job was charged, lot by lot, in the charging transaction itself."""
+        """Record what the job was charged, lot by lot, by whom and in which cycle, in the charging
+        transaction itself."""
         charges = JobItem.charges
         tx.update(
             "job",
             JobItem(org_pk(org_id), f"JOB#{job_id}"),
-            [charges.set((charges | []).append([{"lot": k, "n": v} for k, v in draw.items()]))],
+            [charges.set((charges | []).append(charge_entries(draw, by, cycle)))],
             JobItem.refunded_by.does_not_exist(),
         )
 
@@ -1093,10 +1046,8 @@ class BillingStore:
             view = self.wallet(org_id)
         for _ in range(MAX_ATTEMPTS):
             try:
-                if not view.generation_enabled:
-                    raise GenerationDisabled(
-                        f"generation is disabled on plan '{view.plan_id}'", plan=view.plan_id
-                    )
+                if not view.can_generate(now):
+                    raise generation_refusal(view, now)
                 draw = plan_draw(view.lots, amount, now)
             except (InsufficientCredits, GenerationDisabled) as exc:
                 if fresh:
