@@ -351,6 +351,102 @@ def put_object(org: Org, relative: str) -> None:
     )
 
 
+# ---- money (issue 8): the Stripe stand-in of the module answers for api.stripe.com ----------------------
+
+
+def _catalog_and_card(world: World) -> str:
+    """The paid plans' Stripe Prices in the catalog, and a saved card of the target org's customer."""
+    from act3_billing import catalog, runtime
+    from act3_billing.packs import ensure_customer
+
+    fake = MONEY["stripe"]
+    products = [
+        {
+            "id": f"prod_{plan}",
+            "object": "product",
+            "active": True,
+            "default_price": f"price_{plan}",
+            "metadata": {"act3_plan": plan},
+            "created": 1,
+        }
+        for plan in ("creator", "studio")
+    ]
+    prices = [fake.price(f"price_{p}", f"prod_{p}", c) for p, c in (("creator", 3500), ("studio", 9900))]
+    catalog.sync(runtime.payments(), products, prices, T0)
+    customer = ensure_customer(runtime.payments(), runtime.gateway(), world.target.org_id, None, T0)
+    return str(fake.card(customer)["id"])
+
+
+def pack_body(world: World) -> Request:
+    return Request(body={"credits": 1000})
+
+
+def subscribe_body(world: World) -> Request:
+    _catalog_and_card(world)
+    return Request(body={"plan_id": "creator"})
+
+
+def subscribed(world: World) -> None:
+    card = _catalog_and_card(world)
+    reply = invoke(
+        "subscription",
+        http_event(
+            "subscription_create",
+            org_id=world.target.org_id,
+            user=world.target.owner,
+            body={"plan_id": "creator", "payment_method": card},
+            headers={"idempotency-key": world.key()},
+        ),
+    )
+    assert reply.status == 201, reply.body
+    MONEY["clock"].advance(seconds=1)  # the call comes later (the audit replays the ledger in time order)
+
+
+def upgrade_body(world: World) -> Request:
+    subscribed(world)
+    return Request(body={"plan_id": "studio"})
+
+
+def cancel_body(world: World) -> Request:
+    subscribed(world)
+    return Request(body={})
+
+
+def own_card(world: World) -> Request:
+    return Request(params={"payment_method_id": _catalog_and_card(world)})
+
+
+def own_tax_id(world: World) -> Request:
+    _catalog_and_card(world)
+    reply = invoke(
+        "billing_account",
+        http_event(
+            "tax_id_create",
+            org_id=world.target.org_id,
+            user=world.target.owner,
+            body={"type": "eu_vat", "value": "DE123456789"},
+            headers={"idempotency-key": world.key()},
+        ),
+    )
+    assert reply.status == 201, reply.body
+    return Request(params={"tax_id": str(reply.body["tax_id"])})
+
+
+def empty_body(world: World) -> Request:
+    return Request(body={})
+
+
+def tax_id_body(world: World) -> Request:
+    return Request(body={"type": "eu_vat", "value": "FR12345678901"})
+
+
+def this_month(world: World) -> Request:
+    return Request(params={"cycle": "2026-11"})
+
+
+MONEY: dict[str, Any] = {}
+
+
 @dataclass(frozen=True)
 class Route:
     event: str  # events/http/<event>.json
@@ -442,6 +538,56 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("GET", "/orgs/{org_id}/assets/{key+}"): Route(
         "asset_get", org_route(owner=200, creator=200, billing=200, viewer=200), text_asset
     ),
+    # money (issue 8): packs are bought by owners and billing members; plan changes are the owners'
+    ("POST", "/orgs/{org_id}/credit-packs"): Route(
+        "credit_pack_create", org_route(owner=201, creator=403, billing=201, viewer=403), pack_body
+    ),
+    ("GET", "/orgs/{org_id}/credit-packs"): Route(
+        "credit_packs_list", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("GET", "/orgs/{org_id}/subscription"): Route(
+        "subscription_get", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("POST", "/orgs/{org_id}/subscription"): Route(
+        "subscription_create", org_route(owner=201, creator=403, billing=403, viewer=403), subscribe_body
+    ),
+    ("POST", "/orgs/{org_id}/subscription/plan"): Route(
+        "subscription_plan_change", org_route(owner=200, creator=403, billing=403, viewer=403), upgrade_body
+    ),
+    ("POST", "/orgs/{org_id}/subscription/cancel"): Route(
+        "subscription_cancel", org_route(owner=200, creator=403, billing=403, viewer=403), cancel_body
+    ),
+    # payment methods, portal, tax ids, invoices: owners and billing members
+    ("POST", "/orgs/{org_id}/payment-methods/setup-intent"): Route(
+        "setup_intent_create", org_route(owner=201, creator=403, billing=201, viewer=403), empty_body
+    ),
+    ("GET", "/orgs/{org_id}/payment-methods"): Route(
+        "payment_methods_list", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("POST", "/orgs/{org_id}/payment-methods/{payment_method_id}/default"): Route(
+        "payment_method_default", org_route(owner=200, creator=403, billing=200, viewer=403), own_card
+    ),
+    ("DELETE", "/orgs/{org_id}/payment-methods/{payment_method_id}"): Route(
+        "payment_method_delete", org_route(owner=204, creator=403, billing=204, viewer=403), own_card
+    ),
+    ("POST", "/orgs/{org_id}/billing-portal"): Route(
+        "billing_portal_create", org_route(owner=201, creator=403, billing=201, viewer=403), empty_body
+    ),
+    ("GET", "/orgs/{org_id}/tax-ids"): Route(
+        "tax_ids_list", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("POST", "/orgs/{org_id}/tax-ids"): Route(
+        "tax_id_create", org_route(owner=201, creator=403, billing=201, viewer=403), tax_id_body
+    ),
+    ("DELETE", "/orgs/{org_id}/tax-ids/{tax_id}"): Route(
+        "tax_id_delete", org_route(owner=204, creator=403, billing=204, viewer=403), own_tax_id
+    ),
+    ("GET", "/orgs/{org_id}/invoices"): Route(
+        "invoices_list", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("GET", "/orgs/{org_id}/statements/{cycle}"): Route(
+        "statement_get", org_route(owner=200, creator=403, billing=200, viewer=403), this_month
+    ),
 }
 
 ROUTES = {(method, path): code_uri for _, method, path, code_uri, _ in http_routes()}
@@ -466,11 +612,16 @@ class Env:
 def moto_env() -> Iterator[Env]:
     """As tests/integration/conftest.py `store`, but the moto backend and the clients are set up once for
     the module: that set-up costs ~0.7 s a test, and the matrix has ~200 cases."""
-    with (
-        pytest.MonkeyPatch.context() as patch,
-        handlers_on_moto(patch, TABLE, MovableClock(T0 + timedelta(hours=1))) as store,
-    ):
-        yield Env(store, boto3.client("dynamodb", region_name="us-east-1"))
+    from tests.support.stripe_api import fake_stripe
+
+    with pytest.MonkeyPatch.context() as patch, fake_stripe() as stripe_api:
+        patch.setenv("STRIPE_API_BASE", stripe_api.base)  # the money routes' Stripe (issue 8)
+        patch.setenv("STRIPE_API_KEY", "sk_test_act3_fake")
+        MONEY["stripe"] = stripe_api
+        MONEY["clock"] = clock = MovableClock(T0 + timedelta(hours=1))
+        with handlers_on_moto(patch, TABLE, clock) as store:
+            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="act3-billing-statements")
+            yield Env(store, boto3.client("dynamodb", region_name="us-east-1"))
 
 
 @pytest.fixture

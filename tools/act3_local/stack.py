@@ -165,6 +165,15 @@ class LocalStack:
 
         runtime = Runtime(stack.functions, environment)
         runtime.apply_environment()
+        if o.stripe and stack.tables:
+            # The plan catalog of localstripe into DynamoDB, as `make stripe-sync` does (issue 8); the
+            # built-in catalog stays the default if that fails.
+            try:
+                stripe_local.sync_catalog(stripe_base, stack.tables[0].name, ddb.endpoint)
+            except Exception:
+                log.exception(
+                    "syncing the plan catalog from localstripe failed; GET /plans serves the built-in one"
+                )
 
         admin_token = secrets.token_urlsafe(16)
         self.stack, self.runtime, self.clock = stack, runtime, clock

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
     from act3_billing.mail import Mailer
     from act3_billing.notifications import Notifier
     from act3_billing.objects import Objects, Queue, Reports
+    from act3_billing.payments.gateway import StripeGateway
     from act3_billing.store.cycles import CycleStore
+    from act3_billing.store.debt import DebtStore
     from act3_billing.store.orgs import OrgStore
+    from act3_billing.store.payments import PaymentsStore
     from act3_billing.store.storage import StorageStore
     from act3_billing.store.wallets import BillingStore
 
@@ -143,6 +146,48 @@ def purge_queue() -> Queue:
     return SqsQueue(settings().purge_queue_url, settings().region)
 
 
+# ---- money (issue 8): built only by the functions that pay ---------------------------------------
+
+_gateway: StripeGateway | None = None
+
+
+@cache
+def payments() -> PaymentsStore:
+    from act3_billing.store.payments import PaymentsStore
+
+    return PaymentsStore(connection())
+
+
+@cache
+def debts() -> DebtStore:
+    from act3_billing.store.debt import DebtStore
+
+    return DebtStore(connection(), store())
+
+
+def gateway() -> StripeGateway:
+    """The Stripe client, configured from the environment (STRIPE_API_KEY, STRIPE_API_BASE locally)."""
+    global _gateway  # noqa: PLW0603 - the process-wide injection point
+    if _gateway is None:
+        import os
+
+        from act3_billing.payments.gateway import StripeGateway, StripeSettings
+
+        _gateway = StripeGateway(
+            StripeSettings(
+                api_key=os.environ.get("STRIPE_API_KEY", ""),
+                api_base=os.environ.get("STRIPE_API_BASE") or None,
+            )
+        )
+    return _gateway
+
+
+def webhook_secret() -> str:
+    import os
+
+    return os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+
+
 def reset() -> None:
     """Forget the wiring (tests point the package at another table or endpoint)."""
     settings.cache_clear()
@@ -154,3 +199,7 @@ def reset() -> None:
     use_clock(None)
     use_mailer(None)
     use_notifier(None)
+    payments.cache_clear()
+    debts.cache_clear()
+    global _gateway  # noqa: PLW0603
+    _gateway = None

@@ -197,6 +197,7 @@ def balance_of(wallet: Wallet, now: datetime, held_expired: int = 0) -> m.Balanc
         pending_plan_id=wallet.pending_plan_id,
         archived_at=iso(wallet.archived_at) if wallet.archived_at else None,
         trial_ends_at=iso(wallet.trial_ends_at) if wallet.trial_ends_at else None,
+        debt=wallet.debt,
     )
 
 
@@ -317,6 +318,7 @@ def quote(ctx: Context, org_id: str, request: m.QuoteRequest) -> m.QuoteResponse
         affordable=affordable,
         options=options,
         expires_at=iso(expires),
+        debt=wallet.debt,
     )
 
 

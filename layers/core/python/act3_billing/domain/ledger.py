@@ -32,6 +32,9 @@ class EntryType(StrEnum):
     TRANSFER_IN = "transfer_in"
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
+    # Issue 8: a refunded or disputed pack taken back, and a debt paid by credits that came in later.
+    CLAWBACK = "clawback"
+    DEBT_REPAID = "debt_repaid"
 
 
 class Account(StrEnum):
@@ -60,6 +63,8 @@ POSTINGS: Mapping[EntryType, tuple[Account, Account]] = {
     EntryType.TRANSFER_OUT: (Account.AVAILABLE, Account.TRANSFER),
     EntryType.TRANSFER_IN: (Account.TRANSFER, Account.AVAILABLE),
     EntryType.ADJUSTMENT: (Account.ISSUED, Account.AVAILABLE),
+    EntryType.CLAWBACK: (Account.AVAILABLE, Account.ISSUED),
+    EntryType.DEBT_REPAID: (Account.AVAILABLE, Account.ISSUED),
 }
 
 
@@ -141,6 +146,8 @@ def reconcile(wallet: Wallet, entries: Iterable[LedgerEntry], open_holds_remaini
             lot_sums[lot_id] += delta
         if e.from_account in (Account.ISSUED, Account.TRANSFER):
             granted += e.amount
+        if e.to_account == Account.ISSUED:
+            granted -= e.amount  # taken back: a refunded pack's claw-back, a debt repaid
         if e.to_account in (Account.REVENUE, Account.TRANSFER):
             spent += e.amount
         if e.from_account == Account.REVENUE:

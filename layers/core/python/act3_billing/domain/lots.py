@@ -95,6 +95,7 @@ class Wallet:
     trial_ends_at: datetime | None = None
     granted_cycle: str | None = None
     due_at: datetime | None = None  # when the schedule next looks at the org (None: never)
+    debt: int = 0
     lots_by_id: Mapping[str, Lot] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -144,6 +144,9 @@ class QuoteResponse(BaseModel):
     affordable: bool
     options: OptionsOut | None
     expires_at: str
+    debt: int = Field(
+        0, description="credits owed after a refunded or disputed pack; new credits pay it first"
+    )
 
 
 class DebitResponse(BaseModel):
@@ -239,6 +242,12 @@ class BalanceResponse(BaseModel):
     pending_plan_id: str | None = Field(None, description="The plan that takes effect at cycle_end")
     archived_at: str | None = None
     trial_ends_at: str | None = None
+    debt: int = Field(
+        0, description="credits owed after a refunded or disputed pack; new credits pay it first"
+    )
+    subscription_status: str | None = Field(
+        None, description="Stripe's subscription status (active, past_due, …); none without a subscription"
+    )
 
 
 class LedgerPage(BaseModel):

@@ -120,6 +120,8 @@ class WalletItem(_Item):
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     by_due = _ByDue()
+    # Credits a refunded or disputed pack took back beyond what was left of it; new credits pay it first.
+    debt = NumberAttribute(null=True)
 
 
 class MemberItem(_Item):
