@@ -1,4 +1,5 @@
-"""The purge queue: one org per message, its media purged (resumable); failed messages come back alone."""
+"""The purge queue: one org per message, its media purged (resumable: an org not finished in time is queued
+again to carry on); failed messages come back alone (partial batch failures)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def purge(record: SQSRecord) -> None:
     )
     logger.info("purge", extra=vars(result))
     if result.status == "running":
-        raise RuntimeError(f"purge of {org_id} not finished in time; the message comes back to resume")
+        # Out of time, not failing: queue the rest as a new message (its receive count starts again,
+        # so a very large org never reaches the dead-letter queue just for being large).
+        runtime.purge_queue().send([{"org_id": org_id, "archived_at": archived_at}])
 
 
 @logger.inject_lambda_context

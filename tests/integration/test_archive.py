@@ -213,3 +213,37 @@ def test_a_failed_purge_comes_back_alone_and_finishes_on_redelivery(
     assert call("purge_worker", redelivered)["batchItemFailures"] == []
     assert keys_left(broken) == {k for k in broken_objects if "/text/" in k}
     assert len(StorageStore(store.connection).purges(broken.org_id)) == 1
+
+
+def test_a_purge_out_of_time_queues_the_rest_and_the_next_run_finishes(
+    store: BillingStore, clock: MovableClock, monkeypatch: Any
+) -> None:
+    from act3_billing import storage
+
+    monkeypatch.setattr(storage, "DELETE_BATCH", 1)
+    org = new_org(store)
+    objects = fill(org)
+    cycles.enter_archive(org.org_id, clock())
+    clock.advance(days=30)
+    assert call("purge_scheduler", SCHEDULE)["queued"] == 1
+    # Given a worker with time for one batch only
+    budget = {"batches": 1}
+
+    def remaining(*_: Any) -> int:
+        budget["batches"] -= 1
+        return 60_000 if budget["batches"] >= 0 else 0
+
+    monkeypatch.setattr(
+        "tests.support.lambda_context.FakeLambdaContext.get_remaining_time_in_millis", remaining
+    )
+    assert call("purge_worker", purge_queue_event())["batchItemFailures"] == []
+    assert len(keys_left(org)) == len(objects) - 1
+    # When the queued rest runs with time enough
+    budget["batches"] = 100
+    again = purge_queue_event()
+    assert len(again["Records"]) == 1
+    assert call("purge_worker", again)["batchItemFailures"] == []
+    # Then all media went, counted once in the record
+    assert keys_left(org) == {k for k in objects if "/text/" in k}
+    (record,) = StorageStore(store.connection).purges(org.org_id)
+    assert (int(record.objects), int(record.bytes)) == (2, 4096 + 1024)

@@ -32,6 +32,7 @@ class FakeSqs:
 def pump(sqs: FakeSqs, invoke: Any, partial: bool = True) -> SqsPump:
     p = SqsPump.__new__(SqsPump)
     p.sqs, p.subscriptions, p.invoke, p._urls = sqs, [("q", "Worker", 10, partial)], invoke, {}
+    p.bus_log_queue = None
     return p
 
 

@@ -306,7 +306,7 @@ def test_a_missing_template_is_refused(tmp_path: Path):
 
 def test_the_product_template_wires_sqs_sources_and_inventory() -> None:
     product = parse(Path(__file__).resolve().parents[2] / "template.yaml")
-    (purge,) = product.sqs
+    purge = next(s for s in product.sqs if s.function == "PurgeWorkerFunction")
     assert (purge.function, purge.queue, purge.batch_size, purge.partial_failures) == (
         "PurgeWorkerFunction",
         "act3-purge-dev",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlparse
 
+import boto3
 import pytest
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -24,6 +25,8 @@ def objects(monkeypatch: pytest.MonkeyPatch) -> S3Objects:
     monkeypatch.delenv("AWS_SECURITY_TOKEN", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # A session made earlier (by another test) would sign with the credentials it cached.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     return S3Objects("act3-media-dev-123456789012", "us-east-1")
 
 
