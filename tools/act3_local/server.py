@@ -5,7 +5,9 @@ Served paths, in order:
 - ``/openapi.json``, ``/docs`` — the merged OpenAPI document and an offline page rendering it;
 - ``/_url/<FunctionLogicalId>/…`` — each function URL of the template (Lambda function-URL events);
 - ``/_local/…`` — the stack's own controls (tick, status), for the CLI, behind a token from stack.json;
-- anything else — the template's ``HttpApi`` routes (API Gateway HTTP API v2 events); 404 otherwise.
+- ``/config.json``, ``POST /auth/local/sign-in`` — the web app's settings and its local sign-in;
+- anything else — the template's ``HttpApi`` routes (API Gateway HTTP API v2 events), else a file of
+  ``web/`` (the web app, ``/`` is its page); 404 otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .lambdas import FunctionError, Runtime
 from .openapi import DOCS_HTML, build
 from .routing import Router
 from .template import Stack
+from .webapp import SIGN_IN_PATH, config, sign_in, static
 
 log = logging.getLogger("act3_local")
 
@@ -75,6 +78,10 @@ class Api:
             return ev.HttpResponse(
                 200, [("content-type", "text/html; charset=utf-8")], DOCS_HTML.encode()
             ), "docs"
+        if path == "/config.json" and request.method in ("GET", "HEAD"):
+            return ev.HttpResponse.json(200, config(self.issuer)), "web"
+        if path == SIGN_IN_PATH and request.method == "POST":
+            return sign_in(self.issuer, request.body), "web"
         if path.startswith(URL_PREFIX):
             return self._function_url(request)
         if path.startswith("/_local/"):
@@ -84,6 +91,9 @@ class Api:
     def _http_api(self, request: ev.HttpRequest) -> tuple[ev.HttpResponse, str]:
         matched = self.router.match(request.method, request.raw_path)
         if matched is None:
+            page = static(request.raw_path) if request.method in ("GET", "HEAD") else None
+            if page is not None:
+                return page, "web"
             return ev.HttpResponse.json(404, {"message": "Not Found"}), "-"
         route, params = matched
         claims = scopes = None

@@ -1,0 +1,105 @@
+"""The web app on the local stack: the static files of ``web/``, its ``config.json`` and a local sign-in.
+
+In AWS the same files sit in S3 behind CloudFront and the sign-in is Cognito's hosted UI; locally the
+stack serves them from the work tree (edits show on reload) and mints tokens with its own issuer.
+``POST /auth/local/sign-in`` exists only here: it is what the hosted UI plus LinkedIn do in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from . import events as ev
+from .auth import IDENTITY_PROVIDERS, Issuer
+
+WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+SIGN_IN_PATH = "/auth/local/sign-in"
+TOKEN_TTL_S = 8 * 3600
+# Paths the app handles itself (the OAuth redirect of AWS's template default lands here too).
+APP_PATHS = ("/", "/index.html", "/auth/callback")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SECURITY_HEADERS = [
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+]
+_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> ev.HttpResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    return ev.HttpResponse(status, [("content-type", "application/problem+json")], json.dumps(body).encode())
+
+
+def config(issuer: Issuer) -> dict[str, Any]:
+    """What the app needs to know about where it runs (in AWS, ``config.json`` written at deploy)."""
+    return {
+        "api_base": "",
+        "auth": {
+            "kind": "local",
+            "sign_in_url": SIGN_IN_PATH,
+            "identity_providers": [
+                {"id": key, "name": name} for key, (name, _kind) in IDENTITY_PROVIDERS.items()
+            ],
+            "issuer": issuer.issuer,
+        },
+    }
+
+
+def sign_in(issuer: Issuer, body: bytes) -> ev.HttpResponse:
+    """Mint an ID token for the e-mail given, as the hosted UI would after a password or LinkedIn login."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return _problem(400, "malformed_json", "Malformed JSON", "the body is not JSON")
+    if not isinstance(payload, dict):
+        return _problem(422, "validation_error", "Invalid sign-in", "send {email, name?, idp?}")
+    email = payload.get("email")
+    name = payload.get("name")
+    idp = payload.get("idp")
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email.strip()):
+        return _problem(
+            422, "validation_error", "Invalid sign-in", "enter an e-mail address like ann@studio.example"
+        )
+    if name is not None and (not isinstance(name, str) or len(name) > 128):
+        return _problem(
+            422, "validation_error", "Invalid sign-in", "a name is text of at most 128 characters"
+        )
+    if idp is not None and (not isinstance(idp, str) or idp not in IDENTITY_PROVIDERS):
+        return _problem(
+            422,
+            "validation_error",
+            "Invalid sign-in",
+            f"identity provider is one of {', '.join(IDENTITY_PROVIDERS)}",
+        )
+    token = issuer.mint(email.strip(), name=name or None, idp=idp, ttl=TOKEN_TTL_S)
+    return ev.HttpResponse.json(200, {"id_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_S})
+
+
+def static(raw_path: str, root: Path = WEB_ROOT) -> ev.HttpResponse | None:
+    """The file of ``web/`` at this path (the app's page for its own paths), or None."""
+    path = unquote(raw_path)
+    if path in APP_PATHS:
+        path = "/index.html"
+    if "\x00" in path or not path.startswith("/"):
+        return None
+    base = root.resolve()
+    target = (base / path.lstrip("/")).resolve()
+    if not target.is_relative_to(base) or not target.is_file():
+        return None
+    content_type = (
+        _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    )
+    if content_type.startswith("text/") or content_type.endswith(("json", "javascript")):
+        content_type += "; charset=utf-8"
+    headers = [("content-type", content_type), ("cache-control", "no-cache"), *_SECURITY_HEADERS]
+    return ev.HttpResponse(200, headers, target.read_bytes())

@@ -1,0 +1,143 @@
+// Plan & Usage: the monthly meter, the bank lots and what expires next, grants, packs, holds, debt,
+// the spendable total and the storage meter.
+import { clear, h, section } from "../dom.js";
+import { credits, date, daysUntil } from "../format.js";
+import { barMeter, errorBox, optional, planName, plans, stackedBar, unavailable } from "../widgets.js";
+
+const SOURCES = { monthly: "Monthly", bank: "Bank", grant: "Grant", pack: "Pack", transfer: "Transfer" };
+
+function lotsOf(balance) {
+  const lots = [];
+  for (const lot of balance.bank || []) lots.push({ ...lot, source: "bank" });
+  for (const lot of balance.grants || []) lots.push({ ...lot, source: "grant" });
+  for (const lot of balance.transfers || []) lots.push({ ...lot, source: "transfer" });
+  for (const lot of balance.packs || []) lots.push({ ...lot, source: "pack" });
+  return lots;
+}
+
+function bytes(n) {
+  if (n === null || n === undefined) return "—";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(value >= 10 || unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function balanceSummary(balance) {
+  return h(
+    "div",
+    { class: "summary" },
+    h("div", { class: "big-number" }, h("span", { class: "label" }, "Spendable now"), h("strong", { "data-testid": "spendable" }, credits(balance.spendable)), h("span", { class: "unit" }, "credits")),
+    h("div", { class: "big-number small" }, h("span", { class: "label" }, "Held by running jobs"), h("strong", { "data-testid": "held" }, credits(balance.held)), h("span", { class: "unit" }, "credits")),
+    balance.debt ? h("div", { class: "big-number small warn" }, h("span", { class: "label" }, "Debt (paid first from new credits)"), h("strong", { "data-testid": "debt" }, credits(balance.debt)), h("span", { class: "unit" }, "credits")) : null,
+  );
+}
+
+function monthlyMeter(balance) {
+  const m = balance.monthly;
+  if (!m) return h("p", { class: "muted" }, "No monthly allowance on this plan.");
+  return barMeter({
+    label: "Monthly allowance used",
+    value: m.used,
+    max: m.allowance,
+    detail: `${credits(m.remaining)} left this cycle · cycle ends ${date(m.cycle_end)} (in ${daysUntil(m.cycle_end)} days)`,
+  });
+}
+
+function composition(balance) {
+  const sum = (list) => (list || []).reduce((s, l) => s + l.remaining, 0);
+  return stackedBar(
+    [
+      { key: "monthly", label: "Monthly", value: balance.monthly ? balance.monthly.remaining : 0 },
+      { key: "bank", label: "Bank", value: sum(balance.bank) },
+      { key: "grant", label: "Grants", value: sum(balance.grants) + sum(balance.transfers) },
+      { key: "pack", label: "Packs", value: sum(balance.packs) },
+      { key: "held", label: "Held", value: balance.held || 0 },
+    ],
+    "Where your credits are",
+  );
+}
+
+function lotsTable(balance) {
+  const lots = lotsOf(balance);
+  if (!lots.length) return h("p", { class: "muted" }, "No banked, granted or purchased credits.");
+  const expiring = lots.filter((l) => l.expires_at && l.remaining > 0).sort((a, b) => a.expires_at.localeCompare(b.expires_at));
+  const next = expiring[0];
+  return [
+    next
+      ? h(
+          "p",
+          { class: "expires-next", "data-testid": "expires-next" },
+          h("strong", {}, "Expires next: "),
+          `${credits(next.remaining)} credits (${next.label || SOURCES[next.source]}) on ${date(next.expires_at)}, in ${daysUntil(next.expires_at)} days.`,
+        )
+      : null,
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "lots" },
+        h("caption", { class: "visually-hidden" }, "Credit lots, in the order they are spent after the monthly allowance"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Source"), h("th", { scope: "col" }, "Lot"), h("th", { scope: "col", class: "num" }, "Left"), h("th", { scope: "col", class: "num" }, "Of"), h("th", { scope: "col" }, "Expires"))),
+        h(
+          "tbody",
+          {},
+          lots.map((lot) =>
+            h(
+              "tr",
+              { class: lot === next ? "next" : null },
+              h("td", {}, h("span", { class: `tag seg-${lot.source}` }, SOURCES[lot.source])),
+              h("td", {}, lot.label || lot.lot_id),
+              h("td", { class: "num" }, credits(lot.remaining)),
+              h("td", { class: "num" }, credits(lot.granted)),
+              h("td", {}, lot.expires_at ? `${date(lot.expires_at)} (${daysUntil(lot.expires_at)} d)` : "never"),
+            ),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+function storagePart(result, catalog, balance) {
+  if (result.unavailable) return unavailable("The storage meter");
+  if (result.error) return errorBox(result.error);
+  const s = result.data;
+  const plan = catalog.plans.find((p) => p.id === balance.plan_id);
+  const quota = s.quota_bytes ?? (plan && plan.storage_gb ? plan.storage_gb * 1e9 : null);
+  const used = s.used_bytes ?? s.bytes ?? 0;
+  return [
+    barMeter({ label: "Storage used", value: Math.round(used / 1e6), max: quota ? Math.round(quota / 1e6) : 0, detail: `${bytes(used)} of ${bytes(quota)}${s.media_bytes !== undefined ? ` · media ${bytes(s.media_bytes)}, text ${bytes(s.text_bytes)}` : ""}` }),
+  ];
+}
+
+export async function render(ctx, container) {
+  const [balance, catalog] = await Promise.all([ctx.api.get(`${ctx.orgPath}/balance`), plans(ctx)]);
+  const [subscription, storage] = await Promise.all([
+    optional(ctx.api.get(`${ctx.orgPath}/subscription`)),
+    optional(ctx.api.get(`${ctx.orgPath}/storage`)),
+  ]);
+  const sub = subscription.data;
+  const status = sub && sub.status && sub.status !== "active" ? sub.status.replace("_", " ") : null;
+  clear(
+    container,
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", {}, "Plan & Usage"),
+      h("p", { class: "plan-line" }, h("span", { class: "plan-badge" }, planName(catalog, balance.plan_id)), status ? h("span", { class: "tag tag-warn" }, status) : null, h("span", { class: "muted" }, ` · as of ${new Date(balance.as_of).toISOString().slice(11, 16)} UTC`)),
+    ),
+    balance.generation_enabled === false
+      ? h("div", { class: "alert alert-warn", role: "alert" }, "Generation is off for this organization. Upgrade the plan to run jobs again.")
+      : null,
+    section("Credits", balanceSummary(balance), composition(balance)),
+    section("This cycle", monthlyMeter(balance)),
+    section("Bank, grants and packs", h("p", { class: "hint" }, "Spent after the monthly allowance: bank (oldest first), then grants, then packs. Packs never expire."), lotsTable(balance)),
+    section("Storage", storagePart(storage, catalog, balance)),
+  );
+}
