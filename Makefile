@@ -20,6 +20,7 @@ ARGS ?=
 LOCAL_OPTS := $(if $(EMAIL),--email "$(EMAIL)") $(if $(IDP),--idp "$(IDP)") $(if $(NAME),--name "$(NAME)") $(ARGS)
 
 .PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock inventory clean stripe-sync
+.PHONY: browser
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,7 +36,7 @@ venv: $(VENV_STAMP) ## create .venv with the dev dependencies and the packages (
 ddb: venv ## fetch and verify DynamoDB Local into .local/vendor (and Java 17 if missing)
 	@$(BIN)/python -m act3_local.dynamodb_local install >&2
 
-test: venv ddb ## everything: lint, types, cfn-lint, then all tests incl. emulator tests
+test: venv ddb browser ## everything: lint, types, cfn-lint, then all tests incl. emulator and browser tests
 	$(MAKE) --no-print-directory lint typecheck cfn-lint
 	$(BIN)/pytest -q
 
@@ -54,6 +55,15 @@ typecheck: venv ## mypy (strict) on the package, functions, tools and tests
 
 cfn-lint: venv ## cfn-lint template.yaml
 	$(BIN)/cfn-lint template.yaml
+
+# The browser tests drive Debian's chromium through Playwright (the Python package, from PyPI via
+# requirements-dev.txt); Playwright's own browser download cannot run here, so never `playwright install`.
+CHROMIUM ?= /usr/bin/chromium
+
+browser: venv ## Debian's chromium for the browser tests (apt-get when missing)
+	@test -x $(CHROMIUM) || { echo "installing chromium (apt-get)" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; }
+	@$(CHROMIUM) --version 2>/dev/null >&2
 
 bench: venv ddb ## benchmarks (tests/bench)
 	@$(BIN)/python -m tests.bench

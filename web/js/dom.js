@@ -61,3 +61,9 @@ export function section(title, ...children) {
   const id = uniqueId("s");
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...children);
 }
+
+// A table that may scroll sideways on a phone: the scroller is a named, focusable region so it can
+// be scrolled from the keyboard.
+export function tableWrap(label, table) {
+  return h("div", { class: "table-wrap", role: "region", "aria-label": label, tabindex: 0 }, table);
+}

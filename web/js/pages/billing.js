@@ -2,7 +2,7 @@
 // methods, tax ids, invoices with their PDFs and the monthly statements. Parts whose routes are not
 // deployed yet say so.
 import { newKey } from "../api.js";
-import { clear, field, h, section } from "../dom.js";
+import { clear, field, h, section, tableWrap } from "../dom.js";
 import { credits, date, money } from "../format.js";
 import { buyPack, changePlan } from "../purchases.js";
 import { busy, errorBox, optional, planName, plans, readOnlyNote, unavailable } from "../widgets.js";
@@ -126,7 +126,7 @@ function paymentMethods(ctx, result, status) {
   });
   return [
     rows.length
-      ? h("div", { class: "table-wrap" }, h("table", {}, h("caption", { class: "visually-hidden" }, "Payment methods"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Card"), h("th", { scope: "col" }, "Expires"), h("th", { scope: "col" }, "Default"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), h("tbody", {}, rows)))
+      ? tableWrap("Payment methods", h("table", {}, h("caption", { class: "visually-hidden" }, "Payment methods"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Card"), h("th", { scope: "col" }, "Expires"), h("th", { scope: "col" }, "Default"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), h("tbody", {}, rows)))
       : h("p", { class: "muted" }, "No payment method yet."),
     h("div", { class: "actions" }, portal),
   ];
@@ -163,7 +163,7 @@ function invoices(result) {
   if (!list.length) return h("p", { class: "muted" }, "No invoices yet.");
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", role: "region", "aria-label": "Invoices", tabindex: 0 },
     h(
       "table",
       {},

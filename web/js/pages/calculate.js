@@ -228,7 +228,7 @@ export async function render(ctx, container) {
         h("p", { class: "quote-total" }, h("strong", { "data-testid": "quote-credits" }, credits(quote.credits)), " credits"),
         h(
           "div",
-          { class: "table-wrap" },
+          { class: "table-wrap", role: "region", "aria-label": "Price breakdown", tabindex: 0 },
           h(
             "table",
             {},

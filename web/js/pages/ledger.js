@@ -49,6 +49,15 @@ export async function render(ctx, container) {
   }
 
   async function load() {
+    table.setAttribute("aria-busy", "true");
+    try {
+      await show();
+    } finally {
+      table.removeAttribute("aria-busy");
+    }
+  }
+
+  async function show() {
     clear(status);
     let data;
     try {
@@ -69,7 +78,7 @@ export async function render(ctx, container) {
       table,
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", role: "region", "aria-label": "Ledger entries", tabindex: 0 },
         h(
           "table",
           { class: "ledger" },

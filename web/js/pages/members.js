@@ -1,6 +1,6 @@
 // Members: roles, shared-credit toggles (per role and per member), monthly limits, invites.
 import { newKey } from "../api.js";
-import { clear, field, h, section } from "../dom.js";
+import { clear, field, h, section, tableWrap } from "../dom.js";
 import { ROLE_NAMES, credits, date } from "../format.js";
 import { busy, errorBox, readOnlyNote } from "../widgets.js";
 
@@ -73,7 +73,7 @@ export async function render(ctx, container) {
 
   const membersTable = h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", role: "region", "aria-label": "Members", tabindex: 0 },
     h(
       "table",
       { class: "members" },
@@ -124,7 +124,7 @@ export async function render(ctx, container) {
       "Invites",
       form,
       rows.length
-        ? h("div", { class: "table-wrap" }, h("table", { class: "invites" }, h("caption", { class: "visually-hidden" }, "Invites"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "E-mail"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Expires"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), h("tbody", {}, rows)))
+        ? tableWrap("Invites", h("table", { class: "invites" }, h("caption", { class: "visually-hidden" }, "Invites"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "E-mail"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Expires"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), h("tbody", {}, rows)))
         : h("p", { class: "muted" }, "No invites yet."),
     );
   }

@@ -78,7 +78,7 @@ function lotsTable(balance) {
       : null,
     h(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", role: "region", "aria-label": "Credit lots", tabindex: 0 },
       h(
         "table",
         { class: "lots" },

@@ -1,0 +1,316 @@
+"""The billing pages in a real browser (Debian's chromium through Playwright) against the running stack.
+
+A person signs in, reads the meters, calculates, runs a job, meets the out-of-credit dialog, invites a
+member and exports the ledger; a viewer finds every page read-only; every page passes axe-core with no
+serious violation, from phone width to desktop. Screenshots of each step land in ``.artifacts/web``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    chromium_missing,
+    credits_text,
+    describe,
+    number_in,
+    shot,
+    sign_in,
+)
+from tests.e2e.stack_process import StackProcess
+
+_missing = chromium_missing()
+if _missing and os.environ.get("CI"):
+    raise RuntimeError(f"browser tests cannot run in CI: {_missing}")
+pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
+
+OWNER = "owner@studio.example"
+CREATOR = "creator@studio.example"
+VIEWER = "viewer@studio.example"
+PAGES = ("usage", "calculate", "billing", "members", "ledger")
+
+
+@pytest.fixture(scope="module")
+def demo(product_stack: StackProcess) -> dict[str, Any]:
+    seeded = product_stack.cli("seed", "--json")
+    assert seeded.returncode == 0, seeded.stderr + seeded.stdout
+    result: dict[str, Any] = json.loads(seeded.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser profile per test (own session storage), failing the test on any script error."""
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Failed to load resource" not in msg.text
+            else None
+        ),
+    )
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not errors, f"script errors in the page: {errors}"
+
+
+def balance(stack: StackProcess, org: str, email: str) -> dict[str, Any]:
+    reply = stack.request("GET", f"/orgs/{org}/balance", token=stack.token(email))
+    assert reply.status == 200, reply.body
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+def test_sign_in_and_read_the_meters(product_stack: StackProcess, demo: dict[str, Any], page: Any) -> None:
+    # Given the demo studio and its owner at the sign-in page
+    page.goto(product_stack.api + "/")
+    page.get_by_role("heading", name="Sign in to billing").wait_for()
+    shot(page, "01-sign-in")
+    # When they sign in
+    sign_in(page, product_stack.api, OWNER)
+    # Then Plan & Usage shows the API's numbers: spendable, held, the monthly meter and every lot
+    expected = balance(product_stack, demo["org_id"], OWNER)
+    assert page.get_by_test_id("spendable").inner_text() == credits_text(expected["spendable"])
+    assert page.get_by_test_id("held").inner_text() == credits_text(expected["held"])
+    monthly = expected["monthly"]
+    meter = page.get_by_role("img", name="Monthly allowance used")
+    assert f"{credits_text(monthly['used'])} of {credits_text(monthly['allowance'])}" in meter.get_attribute(
+        "aria-label"
+    )
+    rows = page.locator("table.lots tbody tr")
+    lots = expected["bank"] + expected["grants"] + expected["packs"]
+    assert rows.count() == len(lots)
+    soonest = min((lot for lot in lots if lot["expires_at"]), key=lambda lot: lot["expires_at"])
+    assert credits_text(soonest["remaining"]) in page.get_by_test_id("expires-next").inner_text()
+    # And the storage meter, not on main yet, says so in words
+    assert "Not available yet" in page.locator("section", has_text="Storage").inner_text()
+    shot(page, "02-plan-and-usage")
+
+
+def test_calculate_run_and_see_the_meter_move(
+    product_stack: StackProcess, demo: dict[str, Any], page: Any
+) -> None:
+    org = demo["org_id"]
+    before = balance(product_stack, org, CREATOR)
+    sign_in(page, product_stack.api, CREATOR)
+    page.get_by_role("link", name="Calculate").click()
+    # Given three Q2 shots
+    page.get_by_label("Q2 shots").fill("3")
+    page.get_by_label("Job name (optional)").fill(f"web-{uuid.uuid4().hex[:8]}")
+    # When the creator calculates
+    page.get_by_role("button", name="Calculate", exact=True).click()
+    # Then the quote shows 600 credits, its breakdown, before/after and the price lock
+    assert page.get_by_test_id("quote-credits").inner_text() == "600"
+    assert page.get_by_role("cell", name="Shots Q2").is_visible()
+    assert number_in(page.get_by_test_id("balance-after").inner_text()) == before["spendable"] - 600
+    assert "Price locked for 1" in page.get_by_test_id("price-lock").inner_text()
+    shot(page, "03-quote")
+    # When they run it (a debit at the quote's price)
+    page.get_by_test_id("run").click()
+    page.get_by_text("Charged 600 credits").wait_for()
+    shot(page, "04-run")
+    # Then the balance moved by exactly the quote, and Plan & Usage shows it
+    after = balance(product_stack, org, CREATOR)
+    assert after["spendable"] == before["spendable"] - 600
+    page.get_by_role("link", name="Plan & Usage").click()
+    page.get_by_test_id("spendable").wait_for()
+    assert page.get_by_test_id("spendable").inner_text() == credits_text(after["spendable"])
+    meter = page.get_by_role("img", name="Monthly allowance used").get_attribute("aria-label")
+    assert credits_text(after["monthly"]["used"]) in meter
+
+    # And a long job reserves its credits as a hold instead
+    page.get_by_role("link", name="Calculate").click()
+    page.get_by_label("Q1 shots").fill("1")
+    page.get_by_role("button", name="Calculate", exact=True).click()
+    page.get_by_label("Reserve as a hold").check()
+    page.get_by_test_id("run").click()
+    page.get_by_text("Held 80 credits").wait_for()
+    held = balance(product_stack, org, CREATOR)
+    assert held["held"] == after["held"] + 80
+    assert held["spendable"] == after["spendable"] - 80
+
+
+def test_out_of_credit_dialog_offers_upgrade_pack_and_cancel(
+    product_stack: StackProcess, demo: dict[str, Any], page: Any
+) -> None:
+    org = demo["org_id"]
+    sign_in(page, product_stack.api, OWNER)
+    page.get_by_role("link", name="Calculate").click()
+    # Given a job far bigger than the balance
+    page.get_by_label("Q3 shots").fill("1000")
+    page.get_by_role("button", name="Calculate", exact=True).click()
+    # Then the out-of-credit dialog opens with the API's options
+    dialog = page.get_by_role("dialog", name="Not enough credits")
+    dialog.wait_for()
+    quote = product_stack.request(
+        "POST",
+        f"/orgs/{org}/quotes",
+        token=product_stack.token(OWNER),
+        body={"usage": {"shots": {"Q3": 1000}}},
+    ).json()
+    pack = quote["options"]["pack"]
+    assert (
+        f"{credits_text(pack['credits'])} credits for ${pack['price_cents'] / 100:,.2f}"
+        in dialog.inner_text()
+    )
+    assert quote["options"]["upgrade"]["name"] in dialog.inner_text()
+    assert page.evaluate("() => document.activeElement.closest('dialog') !== null"), (
+        "focus moves into the dialog"
+    )
+    assert not axe_violations(page, "dialog"), describe(axe_violations(page, "dialog"))
+    shot(page, "05-out-of-credit")
+    # When the pack is bought while the Stripe routes are not deployed, it says so in words
+    dialog.get_by_test_id("buy-pack").click()
+    dialog.get_by_text("not available yet").wait_for()
+    # And Cancel (or Escape) closes the dialog and nothing was charged
+    before = balance(product_stack, org, OWNER)
+    dialog.get_by_role("button", name="Cancel and go back").click()
+    assert not dialog.is_visible()
+    assert balance(product_stack, org, OWNER)["spendable"] == before["spendable"]
+
+
+def test_invite_a_member(product_stack: StackProcess, demo: dict[str, Any], page: Any) -> None:
+    org = demo["org_id"]
+    email = f"new-{uuid.uuid4().hex[:6]}@studio.example"
+    sign_in(page, product_stack.api, OWNER)
+    page.get_by_role("link", name="Members").click()
+    # When the owner invites someone as a viewer
+    invites = page.locator("section", has_text="Invites")
+    invites.get_by_label("E-mail").fill(email)
+    invites.get_by_label("Role").select_option("viewer")
+    invites.get_by_role("button", name="Send invite").click()
+    # Then the invite is listed, pending, and the API holds it
+    row = page.get_by_role("row", name=email)
+    row.wait_for()
+    assert "pending" in row.inner_text()
+    listed = product_stack.request("GET", f"/orgs/{org}/invites", token=product_stack.token(OWNER)).json()
+    assert any(i["email"] == email and i["role"] == "viewer" for i in listed["invites"])
+    shot(page, "06-members-invite")
+    # And an API refusal reads as words, not a code: a limit past what the API accepts
+    page.get_by_label(f"Monthly limit for {CREATOR} (credits)").fill("5000000000")
+    page.get_by_role("button", name=f"Save monthly limit for {CREATOR}").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text().startswith("Monthly limit: should be less than or equal to")
+    assert "validation_error" not in alert.inner_text()
+
+
+def test_ledger_filters_pages_and_exports_csv(
+    product_stack: StackProcess, demo: dict[str, Any], page: Any
+) -> None:
+    org = demo["org_id"]
+    sign_in(page, product_stack.api, OWNER)
+    page.get_by_role("link", name="Ledger").click()
+    page.locator("table.ledger").wait_for()
+    # When the owner keeps only job charges, ten a page
+    page.get_by_label("Type").select_option("debit")
+    page.get_by_label("Per page").select_option("10")
+    page.get_by_role("button", name="Apply filters").click()
+    loaded = page.locator(".ledger-table:not([aria-busy])")
+    loaded.wait_for()
+    kinds = page.locator("table.ledger tbody tr td:nth-child(2)").all_inner_texts()
+    assert kinds and set(kinds) == {"Job charged"}
+    first_page = page.locator("table.ledger tbody tr").all_inner_texts()
+    # Then the next page holds other entries
+    if page.get_by_role("button", name="Next page").is_enabled():
+        page.get_by_role("button", name="Next page").click()
+        loaded.wait_for()
+        assert page.get_by_text("Page 2", exact=True).is_visible()
+        assert page.locator("table.ledger tbody tr").all_inner_texts() != first_page
+        page.get_by_role("button", name="Previous page").click()
+        loaded.wait_for()
+        assert page.locator("table.ledger tbody tr").all_inner_texts() == first_page
+    shot(page, "07-ledger")
+    # And the CSV export holds every debit the API lists, as a spreadsheet
+    with page.expect_download() as download:
+        page.get_by_test_id("export-csv").click()
+    text = download.value.path().read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    api = product_stack.request(
+        "GET", f"/orgs/{org}/ledger?type=debit&limit=500", token=product_stack.token(OWNER)
+    ).json()
+    assert [r["entry_id"] for r in rows] == [e["entry_id"] for e in api["entries"]]
+    assert download.value.suggested_filename.startswith(f"ledger-{org}-")
+
+
+def test_a_viewer_sees_every_page_read_only(
+    product_stack: StackProcess, demo: dict[str, Any], page: Any
+) -> None:
+    sign_in(page, product_stack.api, VIEWER)
+    page.get_by_role("link", name="Calculate").click()
+    page.get_by_text("You are signed in as a viewer").wait_for()
+    assert page.get_by_label("Q1 shots").is_disabled()
+    assert page.get_by_role("button", name="Calculate", exact=True).is_disabled()
+    shot(page, "08-viewer-calculate")
+    page.get_by_role("link", name="Members").click()
+    page.get_by_text("only owners change members").wait_for()
+    assert page.locator("table.members select, table.members button").count() == 0
+    assert page.get_by_role("button", name="Send invite").count() == 0
+    assert page.locator(".toggles input:not([disabled])").count() == 0
+    page.get_by_role("link", name="Plan & payment").click()
+    page.get_by_text("only owners change them").wait_for()
+    assert page.get_by_role("button", name="Upgrade now").count() == 0
+    assert page.get_by_role("button", name="Buy credits").count() == 0
+    assert page.get_by_role("heading", name="Payment methods").count() == 0
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_every_page_is_accessible_and_fits(
+    product_stack: StackProcess, demo: dict[str, Any], browser: Any, viewport: dict[str, int]
+) -> None:
+    context = browser.new_context(viewport=viewport)
+    tab = context.new_page()
+    try:
+        tab.goto(product_stack.api + "/")
+        tab.get_by_label("E-mail").wait_for()
+        assert not axe_violations(tab), describe(axe_violations(tab))
+        sign_in(tab, product_stack.api, OWNER)
+        # The keyboard: the first Tab reaches "Skip to content", which moves focus to the page
+        tab.keyboard.press("Tab")
+        assert tab.evaluate("() => document.activeElement.textContent") == "Skip to content"
+        tab.keyboard.press("Enter")
+        assert tab.evaluate("() => document.activeElement.id") == "main"
+        for name in PAGES:
+            tab.goto(f"{product_stack.api}/#/{name}")
+            tab.locator(".page:not([aria-busy])").wait_for()
+            tab.locator(".page h1").wait_for()
+            violations = axe_violations(tab)
+            assert not violations, f"{name}: {describe(violations)}"
+            overflow = tab.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {viewport['width']}px"
+            if viewport is PHONE:
+                shot(tab, f"phone-{name}")
+    finally:
+        context.close()
