@@ -63,7 +63,7 @@ CHROMIUM ?= /usr/bin/chromium
 browser: venv ## Debian's chromium for the browser tests (apt-get when missing)
 	@test -x $(CHROMIUM) || { echo "installing chromium (apt-get)" >&2; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; }
-	@$(CHROMIUM) --version 2>/dev/null >&2
+	@$(CHROMIUM) --version >&2 2>/dev/null
 
 bench: venv ddb ## benchmarks (tests/bench)
 	@$(BIN)/python -m tests.bench

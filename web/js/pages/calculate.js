@@ -31,6 +31,13 @@ function usageFrom(form) {
   return usage;
 }
 
+// The rate card's decimal strings ("66.700") with thousands separators, never through a float sum.
+function decimal(text) {
+  const [whole, fraction] = String(text).split(".");
+  const trimmed = fraction ? fraction.replace(/0+$/, "") : "";
+  return `${credits(Number(whole))}${trimmed ? `.${trimmed}` : ""}`;
+}
+
 function lockText(expiresAt) {
   const left = Math.max(0, Math.floor((new Date(expiresAt).getTime() - Date.now()) / 1000));
   if (!left) return "The price lock has expired: calculate again.";
@@ -234,7 +241,7 @@ export async function render(ctx, container) {
             {},
             h("caption", { class: "visually-hidden" }, "Price breakdown"),
             h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Item"), h("th", { scope: "col", class: "num" }, "Quantity"), h("th", { scope: "col", class: "num" }, "Rate"), h("th", { scope: "col", class: "num" }, "Credits"))),
-            h("tbody", {}, quote.breakdown.map((line) => h("tr", {}, h("td", {}, line.item.replace("shots:", "Shots ").replace("gpu:", "GPU ")), h("td", { class: "num" }, `${line.quantity} ${line.unit}${line.quantity === "1" ? "" : "s"}`), h("td", { class: "num" }, line.rate), h("td", { class: "num" }, line.credits)))),
+            h("tbody", {}, quote.breakdown.map((line) => h("tr", {}, h("td", {}, line.item.replace("shots:", "Shots ").replace("gpu:", "GPU ")), h("td", { class: "num" }, `${line.quantity} ${line.unit}${line.quantity === "1" ? "" : "s"}`), h("td", { class: "num" }, line.rate), h("td", { class: "num" }, decimal(line.credits))))),
             h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: 3 }, "Total (rounded up once)"), h("td", { class: "num" }, credits(quote.credits)))),
           ),
         ),
@@ -243,7 +250,7 @@ export async function render(ctx, container) {
           { class: "before-after" },
           h("div", {}, h("dt", {}, "Balance before"), h("dd", {}, credits(before))),
           h("div", {}, h("dt", {}, "After this job"), h("dd", { "data-testid": "balance-after" }, quote.affordable ? credits(quote.balance_after) : "not enough")),
-          h("div", {}, h("dt", {}, "Share of balance"), h("dd", {}, `${percent(quote.credits, before)}%`)),
+          quote.affordable ? h("div", {}, h("dt", {}, "Share of balance"), h("dd", {}, `${percent(quote.credits, before)}%`)) : null,
         ),
         lock,
         h("p", { class: "muted" }, `Rate card ${quote.rate_card_version}`),

@@ -83,7 +83,7 @@ function lotsTable(balance) {
         "table",
         { class: "lots" },
         h("caption", { class: "visually-hidden" }, "Credit lots, in the order they are spent after the monthly allowance"),
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Source"), h("th", { scope: "col" }, "Lot"), h("th", { scope: "col", class: "num" }, "Left"), h("th", { scope: "col", class: "num" }, "Of"), h("th", { scope: "col" }, "Expires"))),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Source"), h("th", { scope: "col" }, "Lot"), h("th", { scope: "col", class: "num" }, "Left"), h("th", { scope: "col", class: "num hide-narrow" }, "Of"), h("th", { scope: "col" }, "Expires"))),
         h(
           "tbody",
           {},
@@ -94,7 +94,7 @@ function lotsTable(balance) {
               h("td", {}, h("span", { class: `tag seg-${lot.source}` }, SOURCES[lot.source])),
               h("td", {}, lot.label || lot.lot_id),
               h("td", { class: "num" }, credits(lot.remaining)),
-              h("td", { class: "num" }, credits(lot.granted)),
+              h("td", { class: "num hide-narrow" }, credits(lot.granted)),
               h("td", {}, lot.expires_at ? `${date(lot.expires_at)} (${daysUntil(lot.expires_at)} d)` : "never"),
             ),
           ),
