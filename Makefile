@@ -21,6 +21,7 @@ LOCAL_OPTS := $(if $(EMAIL),--email "$(EMAIL)") $(if $(IDP),--idp "$(IDP)") $(if
 
 .PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock inventory clean stripe-sync
 .PHONY: browser
+.PHONY: browser web-deploy
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -64,6 +65,9 @@ browser: venv ## Debian's chromium for the browser tests (apt-get when missing)
 	@test -x $(CHROMIUM) || { echo "installing chromium (apt-get)" >&2; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; }
 	@$(CHROMIUM) --version >&2 2>/dev/null
+
+web-deploy: venv ## upload web/ and its config.json to the deployed stack, invalidate CloudFront (STACK=, LINKEDIN=1)
+	$(BIN)/python -m act3_web deploy --stack "$(or $(STACK),act3-billing)" $(if $(LINKEDIN),--linkedin)
 
 bench: venv ddb ## benchmarks (tests/bench)
 	@$(BIN)/python -m tests.bench

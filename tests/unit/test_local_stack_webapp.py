@@ -1,0 +1,94 @@
+"""The web app on the local stack: its files, its config and the local sign-in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jwt
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from act3_local.auth import Issuer
+from act3_local.webapp import SIGN_IN_PATH, config, sign_in, static
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
+    return Issuer.load(tmp_path_factory.mktemp("auth"), issuer="http://127.0.0.1:1/auth")
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Path:
+    (tmp_path / "js").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
+    (tmp_path / "js" / "app.js").write_text("export {};")
+    (tmp_path.parent / "secret.txt").write_text("not for the web")
+    return tmp_path
+
+
+def test_the_app_page_answers_its_own_paths(web: Path) -> None:
+    for path in ("/", "/index.html", "/auth/callback"):
+        page = static(path, web)
+        assert page is not None and page.status == 200
+        assert page.body.startswith(b"<!doctype html>")
+        headers = dict(page.headers)
+        assert headers["content-type"] == "text/html; charset=utf-8"
+        assert "script-src 'self'" in headers["content-security-policy"]
+
+
+def test_modules_are_served_as_javascript(web: Path) -> None:
+    page = static("/js/app.js", web)
+    assert page is not None
+    assert dict(page.headers)["content-type"] == "text/javascript; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    "path", ["/../secret.txt", "/%2e%2e/secret.txt", "/js/../../secret.txt", "/nope.js", "/js", "/js/\x00"]
+)
+def test_nothing_outside_web_or_missing_is_served(web: Path, path: str) -> None:
+    assert static(path, web) is None
+
+
+@given(st.text(max_size=40))
+def test_any_path_is_served_from_web_or_refused(path: str) -> None:
+    page = static("/" + path)
+    assert page is None or page.status == 200
+
+
+def test_config_points_the_app_at_the_local_sign_in(issuer: Issuer) -> None:
+    cfg = config(issuer)
+    assert cfg["auth"]["kind"] == "local"
+    assert cfg["auth"]["sign_in_url"] == SIGN_IN_PATH
+    assert {"id": "linkedin", "name": "LinkedIn"} in cfg["auth"]["identity_providers"]
+
+
+def test_sign_in_mints_a_token_the_stack_accepts(issuer: Issuer) -> None:
+    reply = sign_in(issuer, json.dumps({"email": "ann@studio.example", "idp": "linkedin"}).encode())
+    assert reply.status == 200
+    token = json.loads(reply.body)["id_token"]
+    claims = issuer.verify(f"Bearer {token}")
+    assert claims["email"] == "ann@studio.example"
+    assert claims["custom:idp"] == "linkedin"
+    assert jwt.get_unverified_header(token)["kid"] == issuer.kid
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"not json", 400),
+        (b"[]", 422),
+        (b'{"email": "not-an-address"}', 422),
+        (b'{"email": 7}', 422),
+        (b'{"email": "a@b.co", "idp": "myspace"}', 422),
+        (b'{"email": "a@b.co", "name": 5}', 422),
+    ],
+)
+def test_bad_sign_ins_are_refused_in_words(issuer: Issuer, body: bytes, status: int) -> None:
+    reply = sign_in(issuer, body)
+    assert reply.status == status
+    problem = json.loads(reply.body)
+    assert dict(reply.headers)["content-type"] == "application/problem+json"
+    assert problem["code"] in ("malformed_json", "validation_error")
+    assert problem["detail"]

@@ -1,0 +1,5 @@
+import sys
+
+from .deploy import main
+
+sys.exit(main())
