@@ -372,6 +372,7 @@ def banner(info: dict[str, Any]) -> str:
         f"ACT 3 AI local stack is up — state in {info['state_dir']}  (Ctrl-C or `make stop` stops it)",
         f"  API        {api}    docs {info['docs_url']}    OpenAPI {info['openapi_url']}",
         f"  Auth       issuer {info['auth']['issuer']}   audience {info['auth']['audience']}",
+        f"  Web app    {api}/   (sign in with any e-mail, e.g. owner@studio.example after `make seed`)",
     ]
     if info["stripe"]["webhook_url"]:
         lines.append(f"  Webhook    {info['stripe']['webhook_url']}   (secret in stack.json)")
