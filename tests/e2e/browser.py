@@ -87,3 +87,16 @@ def number_in(text: str) -> int:
     match = re.search(r"[\d,]+", text)
     assert match, f"no number in {text!r}"
     return int(match.group().replace(",", ""))
+
+
+def invite_link(moto_endpoint: str, to: str) -> str:
+    """The link of the last invite e-mail sent to ``to``, read from moto's SES outbox."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{moto_endpoint}/moto-api/data.json", timeout=10) as resp:
+        messages = json.loads(resp.read())["ses"]["Message"]
+    bodies = [m["body"] for m in messages if to in m["destinations"]["ToAddresses"]]
+    assert bodies, f"no e-mail to {to}"
+    match = re.search(r"https?://\S+/invites/accept\?token=[A-Za-z0-9_-]+", bodies[-1])
+    assert match, bodies[-1]
+    return match.group()

@@ -26,6 +26,7 @@ from tests.e2e.browser import (
     chromium_missing,
     credits_text,
     describe,
+    invite_link,
     number_in,
     shot,
     sign_in,
@@ -194,14 +195,41 @@ def test_out_of_credit_dialog_offers_upgrade_pack_and_cancel(
     # When the pack is bought while the Stripe routes are not deployed, it says so in words
     dialog.get_by_test_id("buy-pack").click()
     dialog.get_by_text("not available yet").wait_for()
-    # And Cancel (or Escape) closes the dialog and nothing was charged
+    # And Cancel closes the dialog and nothing was charged
     before = balance(product_stack, org, OWNER)
     dialog.get_by_role("button", name="Cancel and go back").click()
     assert not dialog.is_visible()
     assert balance(product_stack, org, OWNER)["spendable"] == before["spendable"]
 
 
-def test_invite_a_member(product_stack: StackProcess, demo: dict[str, Any], page: Any) -> None:
+def test_a_new_linkedin_user_meets_the_trial_limits(product_stack: StackProcess, page: Any) -> None:
+    # Given someone new who signs in with LinkedIn (their personal org starts the Starter trial)
+    email = f"indie-{uuid.uuid4().hex[:6]}@film.example"
+    sign_in(page, product_stack.api, email, linkedin=True)
+    assert page.locator(".plan-badge").inner_text() == "Starter (trial)"
+    assert page.get_by_test_id("spendable").inner_text() == "800"
+    # When a job costs more than the trial's 800 credits
+    page.get_by_role("link", name="Calculate").click()
+    page.get_by_label("Q3 shots").fill("3")
+    page.get_by_role("button", name="Calculate", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Not enough credits")
+    dialog.wait_for()
+    # Then the dialog offers the next plan that covers it, and the smallest pack
+    assert "$35.00 a month · 33,000 credits a month" in dialog.inner_text()
+    assert "1,000 credits for $11.50" in dialog.inner_text()
+    shot(page, "05b-trial-out-of-credit")
+    # And the upgrade, while the Stripe routes are not deployed, says so in words
+    dialog.get_by_role("button", name="Upgrade to Creator").click()
+    dialog.get_by_text("not available yet").wait_for()
+    # And Escape closes the dialog, back to the quote
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert page.get_by_role("button", name="See options").is_visible()
+
+
+def test_invite_a_member_who_accepts(
+    product_stack: StackProcess, demo: dict[str, Any], page: Any, browser: Any
+) -> None:
     org = demo["org_id"]
     email = f"new-{uuid.uuid4().hex[:6]}@studio.example"
     sign_in(page, product_stack.api, OWNER)
@@ -218,6 +246,25 @@ def test_invite_a_member(product_stack: StackProcess, demo: dict[str, Any], page
     listed = product_stack.request("GET", f"/orgs/{org}/invites", token=product_stack.token(OWNER)).json()
     assert any(i["email"] == email and i["role"] == "viewer" for i in listed["invites"])
     shot(page, "06-members-invite")
+    # When the invitee opens the e-mail's link, signs in with that address and accepts
+    link = invite_link(product_stack.info["moto"]["endpoint"], email)
+    assert link.startswith(product_stack.api + "/invites/accept?token=")
+    invitee = browser.new_context(viewport=DESKTOP).new_page()
+    try:
+        invitee.goto(link)
+        invitee.get_by_text("Sign in with the e-mail address your invite was sent to").wait_for()
+        invitee.get_by_label("E-mail").fill(email)
+        invitee.get_by_role("button", name="Sign in with e-mail").click()
+        invitee.get_by_role("heading", name="You are invited").wait_for()
+        shot(invitee, "06b-accept-invite")
+        invitee.get_by_role("button", name="Accept invite").click()
+        invitee.get_by_test_id("spendable").wait_for()
+        # Then they are in the studio, as a viewer
+        assert invitee.locator("#org-select option:checked").inner_text() == "Demo Studio (Viewer)"
+    finally:
+        invitee.context.close()
+    joined = product_stack.request("GET", f"/orgs/{org}/members", token=product_stack.token(OWNER)).json()
+    assert any(m["email"] == email and m["role"] == "viewer" for m in joined["members"])
     # And an API refusal reads as words, not a code: a limit past what the API accepts
     page.get_by_label(f"Monthly limit for {CREATOR} (credits)").fill("5000000000")
     page.get_by_role("button", name=f"Save monthly limit for {CREATOR}").click()
@@ -298,10 +345,14 @@ def test_every_page_is_accessible_and_fits(
         assert not axe_violations(tab), describe(axe_violations(tab))
         sign_in(tab, product_stack.api, OWNER)
         # The keyboard: the first Tab reaches "Skip to content", which moves focus to the page
+        tab.goto(f"{product_stack.api}/#/calculate")
+        tab.reload()
+        tab.locator(".page h1").wait_for()
         tab.keyboard.press("Tab")
         assert tab.evaluate("() => document.activeElement.textContent") == "Skip to content"
         tab.keyboard.press("Enter")
         assert tab.evaluate("() => document.activeElement.id") == "main"
+        assert tab.evaluate("() => window.location.hash") == "#/calculate"
         for name in PAGES:
             tab.goto(f"{product_stack.api}/#/{name}")
             tab.locator(".page:not([aria-busy])").wait_for()

@@ -92,3 +92,17 @@ def test_bad_sign_ins_are_refused_in_words(issuer: Issuer, body: bytes, status: 
     assert dict(reply.headers)["content-type"] == "application/problem+json"
     assert problem["code"] in ("malformed_json", "validation_error")
     assert problem["detail"]
+
+
+def test_invite_links_and_the_sign_in_callback_point_at_the_local_web_app(tmp_path: Path) -> None:
+    from act3_local.services import REPO_ROOT
+    from act3_local.stack import web_parameters
+
+    product = web_parameters(REPO_ROOT / "template.yaml", "http://127.0.0.1:4321")
+    assert product == {
+        "AppUrl": "http://127.0.0.1:4321",
+        "AuthCallbackUrl": "http://127.0.0.1:4321/auth/callback",
+    }
+    bare = tmp_path / "template.yaml"
+    bare.write_text("Resources: {}\n")
+    assert web_parameters(bare, "http://127.0.0.1:4321") == {}

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from act3_web.deploy import CALLBACK_KEY, WEB_ROOT, config_for, upload
+from act3_web.deploy import CALLBACK_KEY, INVITE_KEY, WEB_ROOT, config_for, upload
 
 OUTPUTS = {
     "WebUrl": "https://d111111abcdef8.cloudfront.net",
@@ -30,7 +30,7 @@ def s3() -> Any:
 
 def test_config_sends_sign_in_to_the_hosted_ui_and_back_to_the_app() -> None:
     cfg = config_for(OUTPUTS, linkedin=True)
-    assert cfg["api_base"] == ""
+    assert cfg["api_base"] == "/api"
     assert cfg["auth"] == {
         "kind": "cognito",
         "domain": OUTPUTS["AuthDomain"],
@@ -45,7 +45,7 @@ def test_config_sends_sign_in_to_the_hosted_ui_and_back_to_the_app() -> None:
 def test_upload_puts_every_file_with_its_type(s3: Any) -> None:
     keys = upload(s3, "web-bucket", config_for(OUTPUTS, linkedin=False))
     expected = {p.relative_to(WEB_ROOT).as_posix() for p in WEB_ROOT.rglob("*") if p.is_file()}
-    assert set(keys) == expected | {CALLBACK_KEY, "config.json"}
+    assert set(keys) == expected | {CALLBACK_KEY, INVITE_KEY, "config.json"}
     assert (
         s3.head_object(Bucket="web-bucket", Key="js/app.js")["ContentType"]
         == "text/javascript; charset=utf-8"

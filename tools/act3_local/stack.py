@@ -85,6 +85,15 @@ def local_parameters(template: Path, secret: str) -> dict[str, str]:
     return values
 
 
+def web_parameters(template: Path, base_url: str) -> dict[str, str]:
+    """The web app is served by the local stack: invite links and the sign-in callback point at it."""
+    from .template import load_yaml
+
+    declared = load_yaml(template).get("Parameters") or {}
+    wanted = {"AppUrl": base_url, "AuthCallbackUrl": f"{base_url}/auth/callback"}
+    return {name: value for name, value in wanted.items() if name in declared}
+
+
 class LocalStack:
     def __init__(self, options: Options):
         self.options = options
@@ -112,8 +121,8 @@ class LocalStack:
             require_port(port, what, flag)
 
         secret = stripe_local.webhook_secret(self.state_dir)
-        stack = parse(o.template, local_parameters(o.template, secret))
         base_url = f"http://127.0.0.1:{o.port}"
+        stack = parse(o.template, local_parameters(o.template, secret) | web_parameters(o.template, base_url))
         clock_file = self.state_dir / "clock_offset"
         clock = Clock(clock_file)
         issuer = Issuer.load(self.state_dir / "auth", issuer=f"{base_url}/auth", audience=CLIENT_ID)

@@ -20,8 +20,9 @@ from .auth import IDENTITY_PROVIDERS, Issuer
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 SIGN_IN_PATH = "/auth/local/sign-in"
 TOKEN_TTL_S = 8 * 3600
-# Paths the app handles itself (the OAuth redirect of AWS's template default lands here too).
-APP_PATHS = ("/", "/index.html", "/auth/callback")
+# Paths the app handles itself: the OAuth redirect and the invite links of e-mails (a GET there is the
+# app's page; the API's POST /invites/accept is routed before static files are looked at).
+APP_PATHS = ("/", "/index.html", "/auth/callback", "/invites/accept")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SECURITY_HEADERS = [
     ("x-content-type-options", "nosniff"),

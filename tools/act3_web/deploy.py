@@ -1,8 +1,9 @@
 """Upload ``web/`` to the stack's web bucket with its ``config.json``, then invalidate CloudFront.
 
 The template declares the bucket and the distribution; the files are not CloudFormation's business.
-``config.json`` tells the app where it runs: the API under the same domain (CloudFront routes the API's
-paths to the HTTP API) and Cognito's hosted UI for sign-in, LinkedIn among its providers when set up.
+``config.json`` tells the app where it runs: the API under the same domain at ``/api`` (CloudFront
+routes it to the HTTP API) and Cognito's hosted UI for sign-in, LinkedIn among its providers when set
+up. Set the template's ``AppUrl`` to the ``WebUrl`` output so invite links open the app.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from typing import Any
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 CALLBACK_KEY = "auth/callback"  # the template's AuthCallbackUrl path: the app's page answers it
+INVITE_KEY = "invites/accept"  # the invite e-mails' link ({AppUrl}/invites/accept?token=…)
+API_BASE = "/api"  # CloudFront sends /api/* to the HTTP API, without the prefix
 
 
 def config_for(outputs: dict[str, str], *, linkedin: bool) -> dict[str, Any]:
     web_url = outputs["WebUrl"].rstrip("/")
     return {
-        "api_base": "",
+        "api_base": API_BASE,
         "auth": {
             "kind": "cognito",
             "domain": outputs["AuthDomain"].rstrip("/"),
@@ -36,7 +39,7 @@ def config_for(outputs: dict[str, str], *, linkedin: bool) -> dict[str, Any]:
 
 
 def files(root: Path = WEB_ROOT) -> Iterator[tuple[str, Path, str]]:
-    """(key, file, content type) for every file of the app, and its page again at the callback path."""
+    """(key, file, content type) for every file of the app, and its page again at its own paths."""
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         key = path.relative_to(root).as_posix()
         content_type = (
@@ -45,7 +48,8 @@ def files(root: Path = WEB_ROOT) -> Iterator[tuple[str, Path, str]]:
         if content_type == "text/html":
             content_type += "; charset=utf-8"
         yield key, path, content_type
-    yield CALLBACK_KEY, root / "index.html", "text/html; charset=utf-8"
+    for key in (CALLBACK_KEY, INVITE_KEY):
+        yield key, root / "index.html", "text/html; charset=utf-8"
 
 
 def upload(s3: Any, bucket: str, config: dict[str, Any], root: Path = WEB_ROOT) -> list[str]:

@@ -3,6 +3,7 @@ import { createApi } from "./api.js";
 import { completeHostedSignIn, currentClaims, currentToken, signOut } from "./auth.js";
 import { clear, h } from "./dom.js";
 import { ROLE_NAMES } from "./format.js";
+import * as accept from "./pages/accept.js";
 import * as billing from "./pages/billing.js";
 import * as calculate from "./pages/calculate.js";
 import * as ledger from "./pages/ledger.js";
@@ -10,7 +11,7 @@ import * as members from "./pages/members.js";
 import * as signin from "./pages/signin.js";
 import * as usage from "./pages/usage.js";
 
-const PAGES = { usage, calculate, billing, members, ledger };
+const PAGES = { usage, calculate, billing, members, ledger, accept };
 const ORG_KEY = "act3.org";
 const DEFAULT_CONFIG = { api_base: "", auth: { kind: "local", sign_in_url: "/auth/local/sign-in", identity_providers: [] } };
 
@@ -32,7 +33,7 @@ export function permissions(membership) {
 
 async function loadConfig() {
   try {
-    const response = await fetch("config.json", { cache: "no-store" });
+    const response = await fetch("/config.json", { cache: "no-store" });
     if (response.ok) return { ...DEFAULT_CONFIG, ...(await response.json()) };
   } catch {
     // the defaults are the local stack's
@@ -54,6 +55,12 @@ function pageName() {
 }
 
 async function main() {
+  accept.captureInviteLink();
+  // The skip link moves focus without touching the hash (the hash is the page's address).
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    document.getElementById("main").focus();
+  });
   const config = await loadConfig();
   const mainEl = document.getElementById("main");
   try {
@@ -117,7 +124,7 @@ async function main() {
       if (link.dataset.page === name) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
-    const label = document.querySelector(`#nav a[data-page="${name}"]`).textContent;
+    const label = document.querySelector(`#nav a[data-page="${name}"]`)?.textContent || "Invite";
     document.title = `${label} · ACT 3 AI Billing`;
     const ticket = ++rendering;
     const container = h("div", { class: "page", "aria-busy": "true" });

@@ -97,6 +97,6 @@ export async function completeHostedSignIn(config) {
   const body = await response.json().catch(() => ({}));
   if (!response.ok || !body.id_token) throw new Error("Sign-in failed. Try again.");
   sessionStorage.setItem(TOKEN_KEY, body.id_token);
-  window.history.replaceState(null, "", window.location.pathname + "#/usage");
+  window.history.replaceState(null, "", sessionStorage.getItem("act3.invite") ? "/#/accept" : "/#/usage");
   return true;
 }

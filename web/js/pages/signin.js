@@ -1,6 +1,7 @@
 // Sign in: a form on the local stack (its issuer mints the token), Cognito's hosted UI in AWS.
 import { signInHosted, signInLocal } from "../auth.js";
 import { clear, field, h } from "../dom.js";
+import { pendingInvite } from "./accept.js";
 
 export function render({ config }, main) {
   const hosted = config.auth.kind === "cognito";
@@ -19,7 +20,7 @@ export function render({ config }, main) {
         throw new Error("Enter your e-mail address, like ann@studio.example.");
       }
       await signInLocal(config, { email: email.value, name: name.value, idp });
-      window.location.hash = "#/usage";
+      window.location.hash = pendingInvite() ? "#/accept" : "#/usage";
       window.location.reload();
     } catch (e) {
       error.textContent = e.message;
@@ -57,6 +58,7 @@ export function render({ config }, main) {
       { class: "signin" },
       h("h1", {}, "Sign in to billing"),
       hosted ? null : h("p", { class: "muted" }, "Local stack: any e-mail signs in with the local issuer."),
+      pendingInvite() ? h("p", { class: "alert" }, "Sign in with the e-mail address your invite was sent to.") : null,
       form,
     ),
   );
