@@ -29,7 +29,7 @@ def web(tmp_path: Path) -> Path:
 
 
 def test_the_app_page_answers_its_own_paths(web: Path) -> None:
-    for path in ("/", "/index.html", "/auth/callback"):
+    for path in ("/", "/index.html", "/auth/callback", "/invites/accept", "/orgs/org_a/billing"):
         page = static(path, web)
         assert page is not None and page.status == 200
         assert page.body.startswith(b"<!doctype html>")
@@ -45,7 +45,17 @@ def test_modules_are_served_as_javascript(web: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/../secret.txt", "/%2e%2e/secret.txt", "/js/../../secret.txt", "/nope.js", "/js", "/js/\x00"]
+    "path",
+    [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/js/../../secret.txt",
+        "/nope.js",
+        "/js",
+        "/js/\x00",
+        "/orgs/a/b/billing",
+        "/orgs/a/balance",
+    ],
 )
 def test_nothing_outside_web_or_missing_is_served(web: Path, path: str) -> None:
     assert static(path, web) is None

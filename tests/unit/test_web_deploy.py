@@ -1,4 +1,4 @@
-"""Deploying the web app: every file of web/ with its type, the callback page and config.json (moto S3)."""
+"""Deploying the web app: every file of web/ with its type, and config.json (moto S3)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from act3_web.deploy import CALLBACK_KEY, INVITE_KEY, WEB_ROOT, config_for, upload
+from act3_web.deploy import WEB_ROOT, config_for, upload
 
 OUTPUTS = {
     "WebUrl": "https://d111111abcdef8.cloudfront.net",
@@ -45,14 +45,14 @@ def test_config_sends_sign_in_to_the_hosted_ui_and_back_to_the_app() -> None:
 def test_upload_puts_every_file_with_its_type(s3: Any) -> None:
     keys = upload(s3, "web-bucket", config_for(OUTPUTS, linkedin=False))
     expected = {p.relative_to(WEB_ROOT).as_posix() for p in WEB_ROOT.rglob("*") if p.is_file()}
-    assert set(keys) == expected | {CALLBACK_KEY, INVITE_KEY, "config.json"}
+    assert set(keys) == expected | {"config.json"}
     assert (
         s3.head_object(Bucket="web-bucket", Key="js/app.js")["ContentType"]
         == "text/javascript; charset=utf-8"
     )
     assert s3.head_object(Bucket="web-bucket", Key="css/app.css")["ContentType"] == "text/css; charset=utf-8"
-    callback = s3.get_object(Bucket="web-bucket", Key=CALLBACK_KEY)
-    assert callback["ContentType"] == "text/html; charset=utf-8"
-    assert callback["Body"].read() == (WEB_ROOT / "index.html").read_bytes()
+    page = s3.get_object(Bucket="web-bucket", Key="index.html")
+    assert page["ContentType"] == "text/html; charset=utf-8"
+    assert page["Body"].read() == (WEB_ROOT / "index.html").read_bytes()
     cfg = json.loads(s3.get_object(Bucket="web-bucket", Key="config.json")["Body"].read())
     assert cfg["auth"]["client_id"] == "client123"

@@ -23,6 +23,8 @@ TOKEN_TTL_S = 8 * 3600
 # Paths the app handles itself: the OAuth redirect and the invite links of e-mails (a GET there is the
 # app's page; the API's POST /invites/accept is routed before static files are looked at).
 APP_PATHS = ("/", "/index.html", "/auth/callback", "/invites/accept")
+# Stripe Checkout returns to {AppUrl}/orgs/{org_id}/billing?pack=paid (issue 8's success/cancel URLs).
+_APP_PATTERN = re.compile(r"^/orgs/[^/]+/billing/?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SECURITY_HEADERS = [
     ("x-content-type-options", "nosniff"),
@@ -89,7 +91,7 @@ def sign_in(issuer: Issuer, body: bytes) -> ev.HttpResponse:
 def static(raw_path: str, root: Path = WEB_ROOT) -> ev.HttpResponse | None:
     """The file of ``web/`` at this path (the app's page for its own paths), or None."""
     path = unquote(raw_path)
-    if path in APP_PATHS:
+    if path in APP_PATHS or _APP_PATTERN.match(path):
         path = "/index.html"
     if "\x00" in path or not path.startswith("/"):
         return None

@@ -18,8 +18,7 @@ from typing import Any
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-CALLBACK_KEY = "auth/callback"  # the template's AuthCallbackUrl path: the app's page answers it
-INVITE_KEY = "invites/accept"  # the invite e-mails' link ({AppUrl}/invites/accept?token=…)
+CALLBACK_PATH = "auth/callback"  # the template's AuthCallbackUrl (WebAppPathsFunction serves the page)
 API_BASE = "/api"  # CloudFront sends /api/* to the HTTP API, without the prefix
 
 
@@ -31,7 +30,7 @@ def config_for(outputs: dict[str, str], *, linkedin: bool) -> dict[str, Any]:
             "kind": "cognito",
             "domain": outputs["AuthDomain"].rstrip("/"),
             "client_id": outputs["UserPoolClientId"],
-            "redirect_uri": f"{web_url}/{CALLBACK_KEY}",
+            "redirect_uri": f"{web_url}/{CALLBACK_PATH}",
             "logout_uri": f"{web_url}/",
             "identity_providers": [{"id": "LinkedIn", "name": "LinkedIn"}] if linkedin else [],
         },
@@ -39,7 +38,7 @@ def config_for(outputs: dict[str, str], *, linkedin: bool) -> dict[str, Any]:
 
 
 def files(root: Path = WEB_ROOT) -> Iterator[tuple[str, Path, str]]:
-    """(key, file, content type) for every file of the app, and its page again at its own paths."""
+    """(key, file, content type) for every file of the app."""
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         key = path.relative_to(root).as_posix()
         content_type = (
@@ -48,8 +47,6 @@ def files(root: Path = WEB_ROOT) -> Iterator[tuple[str, Path, str]]:
         if content_type == "text/html":
             content_type += "; charset=utf-8"
         yield key, path, content_type
-    for key in (CALLBACK_KEY, INVITE_KEY):
-        yield key, root / "index.html", "text/html; charset=utf-8"
 
 
 def upload(s3: Any, bucket: str, config: dict[str, Any], root: Path = WEB_ROOT) -> list[str]:

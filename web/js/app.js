@@ -54,8 +54,22 @@ function pageName() {
   return name;
 }
 
+// Back from Stripe Checkout: /orgs/{org}/billing?pack=paid (or subscription=started, …cancelled).
+function captureStripeReturn() {
+  const match = window.location.pathname.match(/^\/orgs\/([^/]+)\/billing\/?$/);
+  if (!match) return null;
+  const params = new URLSearchParams(window.location.search);
+  localStorage.setItem(ORG_KEY, decodeURIComponent(match[1]));
+  window.history.replaceState(null, "", "/#/billing");
+  if (params.get("pack") === "paid") return "Payment received. The pack's credits appear as soon as Stripe confirms it.";
+  if (params.get("subscription") === "started") return "Subscription started. The plan's credits arrive with the paid invoice.";
+  if (params.get("pack") === "cancelled" || params.get("subscription") === "cancelled") return "Checkout was cancelled; nothing was charged.";
+  return null;
+}
+
 async function main() {
   accept.captureInviteLink();
+  const returned = captureStripeReturn();
   // The skip link moves focus without touching the hash (the hash is the page's address).
   document.querySelector(".skip-link").addEventListener("click", (event) => {
     event.preventDefault();
@@ -154,6 +168,7 @@ async function main() {
     mainEl.focus();
   });
   await route();
+  if (returned) toast(returned);
 }
 
 main();

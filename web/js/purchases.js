@@ -4,6 +4,7 @@ import { newKey } from "./api.js";
 
 const POLL_MS = 1000;
 const POLL_TRIES = 20;
+const NO_SUBSCRIPTION = new Set(["none", "canceled", "incomplete_expired", "checkout_open"]);
 
 async function waitForCredits(ctx, before) {
   for (let i = 0; i < POLL_TRIES; i += 1) {
@@ -14,34 +15,57 @@ async function waitForCredits(ctx, before) {
   return null;
 }
 
-// Buy a pack: the API returns a Checkout URL (we go there) or a payment it confirms itself (we wait
-// for the webhook to add the lot, showing the pending purchase meanwhile).
+async function defaultPaymentMethod(ctx) {
+  try {
+    const answer = await ctx.api.get(`${ctx.orgPath}/payment-methods`);
+    const methods = Array.isArray(answer) ? answer : answer.payment_methods || answer.data || [];
+    const chosen = methods.find((m) => m.default) || null;
+    return chosen ? chosen.id : null;
+  } catch {
+    return null; // no saved card (or no route yet): pay through Stripe Checkout
+  }
+}
+
+function leaveFor(answer) {
+  const url = answer && (answer.checkout_url || answer.url);
+  if (url) window.location.assign(url);
+  return Boolean(url);
+}
+
+// Buy a pack: with the card on file when there is one (Stripe confirms at once, the webhook adds the
+// lot), else on Stripe Checkout. Returns once the credits are in, or when they are still pending.
 export async function buyPack(ctx, creditsWanted, { onPending } = {}) {
   const before = (await ctx.api.get(`${ctx.orgPath}/balance`)).spendable;
-  const purchase = await ctx.api.post(
-    `${ctx.orgPath}/credit-packs`,
-    { credits: creditsWanted },
-    { idempotencyKey: newKey("pack") },
-  );
-  const checkout = purchase.checkout_url || purchase.url;
-  if (checkout) {
-    window.location.assign(checkout);
-    return { redirected: true, purchase };
-  }
+  const paymentMethod = await defaultPaymentMethod(ctx);
+  const body = paymentMethod ? { credits: creditsWanted, payment_method: paymentMethod } : { credits: creditsWanted, checkout: true };
+  const purchase = await ctx.api.post(`${ctx.orgPath}/credit-packs`, body, { idempotencyKey: newKey("pack") });
+  if (leaveFor(purchase)) return { redirected: true, purchase };
   if (onPending) onPending(purchase);
   const balance = await waitForCredits(ctx, before);
   return { purchase, balance, added: Boolean(balance) };
 }
 
-// Upgrade now / downgrade at cycle end / archive: one call, the API decides when it takes effect.
-export async function changePlan(ctx, planId) {
-  const result = await ctx.api.post(
-    `${ctx.orgPath}/subscription`,
-    { plan_id: planId },
-    { idempotencyKey: newKey("plan") },
-  );
-  if (result && (result.checkout_url || result.url)) {
-    window.location.assign(result.checkout_url || result.url);
+async function subscription(ctx) {
+  try {
+    return await ctx.api.get(`${ctx.orgPath}/subscription`);
+  } catch (error) {
+    if (error.unavailable) throw error;
+    return null;
   }
-  return result;
+}
+
+// Upgrade now / downgrade at cycle end (a subscription's plan), subscribe (Checkout), or archive.
+export async function changePlan(ctx, planId) {
+  const current = await subscription(ctx);
+  const idempotencyKey = newKey("plan");
+  let answer;
+  if (planId === "archive") {
+    answer = await ctx.api.post(`${ctx.orgPath}/subscription/cancel`, {}, { idempotencyKey });
+  } else if (!current || NO_SUBSCRIPTION.has(current.status)) {
+    answer = await ctx.api.post(`${ctx.orgPath}/subscription`, { plan_id: planId }, { idempotencyKey });
+  } else {
+    answer = await ctx.api.post(`${ctx.orgPath}/subscription/plan`, { plan_id: planId }, { idempotencyKey });
+  }
+  leaveFor(answer);
+  return answer;
 }

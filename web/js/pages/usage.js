@@ -123,7 +123,8 @@ export async function render(ctx, container) {
     optional(ctx.api.get(`${ctx.orgPath}/storage`)),
   ]);
   const sub = subscription.data;
-  const status = sub && sub.status && sub.status !== "active" ? sub.status.replace("_", " ") : null;
+  const WARN = { past_due: "payment past due", unpaid: "unpaid", incomplete: "payment incomplete" };
+  const status = sub && WARN[sub.status] ? WARN[sub.status] : null;
   clear(
     container,
     h(
@@ -132,6 +133,9 @@ export async function render(ctx, container) {
       h("h1", {}, "Plan & Usage"),
       h("p", { class: "plan-line" }, h("span", { class: "plan-badge" }, planName(catalog, balance.plan_id)), status ? h("span", { class: "tag tag-warn" }, status) : null, h("span", { class: "muted" }, ` · as of ${new Date(balance.as_of).toISOString().slice(11, 16)} UTC`)),
     ),
+    status
+      ? h("div", { class: "alert alert-warn", role: "alert" }, "The last payment failed. Credits already granted stay; update the card in Plan & payment before Stripe's last retry, or the organization moves to the archive plan.")
+      : null,
     balance.generation_enabled === false
       ? h("div", { class: "alert alert-warn", role: "alert" }, "Generation is off for this organization. Upgrade the plan to run jobs again.")
       : null,
