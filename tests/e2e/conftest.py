@@ -7,8 +7,10 @@ Each runs on free ports with its own temporary state folder, and is stopped at t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,12 @@ def fixture_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackPro
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def demo(product_stack: StackProcess) -> dict[str, Any]:
+    """The demo studio (`make seed`) on the product stack: its org id and a member per role with a token."""
+    seeded = product_stack.cli("seed", "--json")
+    assert seeded.returncode == 0, seeded.stderr + seeded.stdout
+    result: dict[str, Any] = json.loads(seeded.stdout)
+    return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import uuid
 from typing import Any
 
@@ -15,14 +14,6 @@ pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("act3_billing.demo") is None,
     reason="act3_billing.demo (seed_demo) is not written yet; `make seed` and this flow need it",
 )
-
-
-@pytest.fixture(scope="module")
-def demo(product_stack: StackProcess) -> dict[str, Any]:
-    seeded = product_stack.cli("seed", "--json")
-    assert seeded.returncode == 0, seeded.stderr + seeded.stdout
-    result: dict[str, Any] = json.loads(seeded.stdout)
-    return result
 
 
 def test_quote_hold_capture_balance_ledger(product_stack: StackProcess, demo: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -42,14 +41,6 @@ OWNER = "owner@studio.example"
 CREATOR = "creator@studio.example"
 VIEWER = "viewer@studio.example"
 PAGES = ("usage", "calculate", "billing", "members", "ledger")
-
-
-@pytest.fixture(scope="module")
-def demo(product_stack: StackProcess) -> dict[str, Any]:
-    seeded = product_stack.cli("seed", "--json")
-    assert seeded.returncode == 0, seeded.stderr + seeded.stdout
-    result: dict[str, Any] = json.loads(seeded.stdout)
-    return result
 
 
 @pytest.fixture(scope="module")

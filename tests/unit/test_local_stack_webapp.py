@@ -77,7 +77,7 @@ def test_config_points_the_app_at_the_local_sign_in(issuer: Issuer) -> None:
 def test_sign_in_mints_a_token_the_stack_accepts(issuer: Issuer) -> None:
     reply = sign_in(issuer, json.dumps({"email": "ann@studio.example", "idp": "linkedin"}).encode())
     assert reply.status == 200
-    token = json.loads(reply.body)["id_token"]
+    token = json.loads(reply.body)["access_token"]
     claims = issuer.verify(f"Bearer {token}")
     assert claims["email"] == "ann@studio.example"
     assert claims["custom:idp"] == "linkedin"

@@ -135,7 +135,10 @@ async function main() {
       if (window.location.hash !== "#/usage") history.replaceState(null, "", "#/usage");
     }
     for (const link of document.querySelectorAll("#nav a")) {
-      if (link.dataset.page === name) link.setAttribute("aria-current", "page");
+      if (link.dataset.page === name) {
+        link.setAttribute("aria-current", "page");
+        link.scrollIntoView({ block: "nearest", inline: "nearest" });
+      }
       else link.removeAttribute("aria-current");
     }
     const label = document.querySelector(`#nav a[data-page="${name}"]`)?.textContent || "Invite";

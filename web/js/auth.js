@@ -1,5 +1,5 @@
 // Sign-in: the local stack's issuer (a form), or in AWS Cognito's hosted UI (authorization code + PKCE).
-const TOKEN_KEY = "act3.id_token";
+const TOKEN_KEY = "act3.token";
 const PKCE_KEY = "act3.pkce";
 
 function claimsOf(token) {
@@ -48,7 +48,7 @@ export async function signInLocal(config, { email, name, idp }) {
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.detail || "Sign-in failed. Try again.");
-  sessionStorage.setItem(TOKEN_KEY, body.id_token);
+  sessionStorage.setItem(TOKEN_KEY, body.access_token);
 }
 
 function base64url(bytes) {
@@ -95,8 +95,10 @@ export async function completeHostedSignIn(config) {
     }),
   });
   const body = await response.json().catch(() => ({}));
-  if (!response.ok || !body.id_token) throw new Error("Sign-in failed. Try again.");
-  sessionStorage.setItem(TOKEN_KEY, body.id_token);
+  // The access token is what the API's JWT authorizer checks (route scopes); the pool's pre token
+  // generation trigger puts the e-mail claims on it.
+  if (!response.ok || !body.access_token) throw new Error("Sign-in failed. Try again.");
+  sessionStorage.setItem(TOKEN_KEY, body.access_token);
   window.history.replaceState(null, "", sessionStorage.getItem("act3.invite") ? "/#/accept" : "/#/usage");
   return true;
 }

@@ -3,9 +3,9 @@ import { h, svg } from "./dom.js";
 import { credits, percent } from "./format.js";
 
 // A horizontal meter drawn in SVG; the words carry the same numbers for screen readers.
-export function barMeter({ label, value, max, detail, tone = "used" }) {
+export function barMeter({ label, value, max, detail, tone = "used", format = credits }) {
   const pct = percent(value, max);
-  const words = `${label}: ${credits(value)} of ${credits(max)} (${pct}%)`;
+  const words = `${label}: ${format(value)} of ${format(max)} (${pct}%)`;
   return h(
     "figure",
     { class: "meter" },
@@ -13,7 +13,7 @@ export function barMeter({ label, value, max, detail, tone = "used" }) {
       "figcaption",
       {},
       h("span", { class: "meter-label" }, label),
-      h("span", { class: "meter-value" }, `${credits(value)} / ${credits(max)}`),
+      h("span", { class: "meter-value" }, `${format(value)} / ${format(max)}`),
     ),
     svg(
       "svg",

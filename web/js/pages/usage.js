@@ -1,7 +1,7 @@
 // Plan & Usage: the monthly meter, the bank lots and what expires next, grants, packs, holds, debt,
 // the spendable total and the storage meter.
 import { clear, h, section } from "../dom.js";
-import { credits, date, daysUntil } from "../format.js";
+import { credits, date, dateTime, daysUntil } from "../format.js";
 import { barMeter, errorBox, optional, planName, plans, stackedBar, unavailable } from "../widgets.js";
 
 const SOURCES = { monthly: "Monthly", bank: "Bank", grant: "Grant", pack: "Pack", transfer: "Transfer" };
@@ -111,12 +111,43 @@ function storagePart(result, catalog, balance) {
   const plan = catalog.plans.find((p) => p.id === balance.plan_id);
   const quota = s.quota_bytes ?? (plan && plan.storage_gb ? plan.storage_gb * 1e9 : null);
   const used = s.used_bytes ?? s.bytes ?? 0;
+  const fresh = s.meter && (s.meter.updated_at || s.meter.inventory_at);
+  const projects = [...(s.projects || [])].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
   return [
-    barMeter({ label: "Storage used", value: Math.round(used / 1e6), max: quota ? Math.round(quota / 1e6) : 0, detail: `${bytes(used)} of ${bytes(quota)}${s.media_bytes !== undefined ? ` · media ${bytes(s.media_bytes)}, text ${bytes(s.text_bytes)}` : ""}` }),
+    quota
+      ? barMeter({ label: "Storage used", value: used, max: quota, format: bytes, detail: `${s.media ? `media ${bytes(s.media.bytes)} · text ${bytes(s.text.bytes)}` : ""}${fresh ? ` · counted ${dateTime(fresh)}` : ""}` })
+      : h("p", {}, `${bytes(used)} used (no limit on this plan).`),
+    s.archive && s.archive.media_purge_due_at
+      ? h("div", { class: "alert alert-warn", role: "alert" }, `Archive: media is deleted on ${date(s.archive.media_purge_due_at)}. Text assets stay downloadable. Upgrade before then to keep it.`)
+      : null,
+    projects.length
+      ? h(
+          "div",
+          { class: "table-wrap", role: "region", "aria-label": "Storage by project", tabindex: 0 },
+          h(
+            "table",
+            {},
+            h("caption", { class: "visually-hidden" }, "Largest projects"),
+            h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Project"), h("th", { scope: "col", class: "num" }, "Media"), h("th", { scope: "col", class: "num" }, "Text"), h("th", { scope: "col", class: "num" }, "Files"))),
+            h("tbody", {}, projects.map((p) => h("tr", {}, h("th", { scope: "row" }, p.project_id), h("td", { class: "num" }, bytes(p.media.bytes)), h("td", { class: "num" }, bytes(p.text.bytes)), h("td", { class: "num" }, credits(p.objects))))),
+          ),
+        )
+      : null,
   ];
 }
 
+// Coming back to the tab shows fresh meters (spending happens elsewhere too: jobs, schedules).
+let watching = false;
+function refreshWhenShown(ctx) {
+  if (watching) return;
+  watching = true;
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && window.location.hash === "#/usage") ctx.rerender();
+  });
+}
+
 export async function render(ctx, container) {
+  refreshWhenShown(ctx);
   const [balance, catalog] = await Promise.all([ctx.api.get(`${ctx.orgPath}/balance`), plans(ctx)]);
   const [subscription, storage] = await Promise.all([
     optional(ctx.api.get(`${ctx.orgPath}/subscription`)),
@@ -124,14 +155,22 @@ export async function render(ctx, container) {
   ]);
   const sub = subscription.data;
   const WARN = { past_due: "payment past due", unpaid: "unpaid", incomplete: "payment incomplete" };
-  const status = sub && WARN[sub.status] ? WARN[sub.status] : null;
+  const subscriptionStatus = (sub && sub.status) || balance.subscription_status;
+  const status = WARN[subscriptionStatus] || null;
   clear(
     container,
     h(
       "div",
       { class: "page-head" },
       h("h1", {}, "Plan & Usage"),
-      h("p", { class: "plan-line" }, h("span", { class: "plan-badge" }, planName(catalog, balance.plan_id)), status ? h("span", { class: "tag tag-warn" }, status) : null, h("span", { class: "muted" }, ` · as of ${new Date(balance.as_of).toISOString().slice(11, 16)} UTC`)),
+      h(
+        "p",
+        { class: "plan-line" },
+        h("span", { class: "plan-badge" }, planName(catalog, balance.plan_id)),
+        status ? h("span", { class: "tag tag-warn" }, status) : null,
+        h("span", { class: "muted" }, ` · as of ${new Date(balance.as_of).toISOString().slice(11, 19)} UTC `),
+        h("button", { type: "button", class: "secondary small", onclick: () => ctx.rerender() }, "Refresh"),
+      ),
     ),
     status
       ? h("div", { class: "alert alert-warn", role: "alert" }, "The last payment failed. Credits already granted stay; update the card in Plan & payment before Stripe's last retry, or the organization moves to the archive plan.")
