@@ -40,6 +40,7 @@ pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
 OWNER = "owner@studio.example"
 CREATOR = "creator@studio.example"
 VIEWER = "viewer@studio.example"
+BILLING = "billing@studio.example"
 PAGES = ("usage", "calculate", "billing", "members", "ledger")
 
 
@@ -322,6 +323,71 @@ def test_a_viewer_sees_every_page_read_only(
     assert page.get_by_role("button", name="Upgrade now").count() == 0
     assert page.get_by_role("button", name="Buy credits").count() == 0
     assert page.get_by_role("heading", name="Payment methods").count() == 0
+
+
+def test_a_billing_member_manages_money_not_plans_or_people(
+    product_stack: StackProcess, demo: dict[str, Any], page: Any
+) -> None:
+    sign_in(page, product_stack.api, BILLING)
+    page.get_by_role("link", name="Plan & payment").click()
+    page.get_by_text("you manage payment details; only owners change the plan").wait_for()
+    # Packs, payment methods, tax ids and invoices are theirs; plan changes are not
+    assert page.get_by_role("button", name="Buy credits").is_enabled()
+    for heading in ("Payment methods", "Tax ids (VAT)", "Invoices", "Monthly statements"):
+        assert page.get_by_role("heading", name=heading).is_visible()
+    assert page.get_by_role("button", name="Upgrade now").count() == 0
+    assert page.get_by_role("button", name="Downgrade at cycle end").count() == 0
+    page.get_by_role("link", name="Members").click()
+    page.get_by_text("only owners change members").wait_for()
+    assert page.locator("table.members select").count() == 0
+
+
+def test_a_monthly_limit_set_by_the_owner_stops_the_creator_in_words(
+    product_stack: StackProcess, demo: dict[str, Any], browser: Any, page: Any
+) -> None:
+    org = demo["org_id"]
+    creator_id = next(m["sub"] for m in demo["members"] if m["email"] == CREATOR)
+    sign_in(page, product_stack.api, OWNER)
+    page.get_by_role("link", name="Members").click()
+    # Given the owner caps the creator at 1,000 credits this cycle (they spent far more already)
+    page.get_by_label(f"Monthly limit for {CREATOR} (credits)").fill("1000")
+    page.get_by_role("button", name=f"Save monthly limit for {CREATOR}").click()
+    page.get_by_text(f"Monthly limit saved for {CREATOR}.").wait_for()
+    try:
+        # When the creator runs a job
+        creator = browser.new_context(viewport=DESKTOP).new_page()
+        try:
+            sign_in(creator, product_stack.api, CREATOR)
+            creator.get_by_role("link", name="Calculate").click()
+            creator.get_by_label("Q1 shots").fill("1")
+            creator.get_by_role("button", name="Calculate", exact=True).click()
+            before = balance(product_stack, org, CREATOR)
+            creator.get_by_test_id("run").click()
+            # Then the refusal reads as words and nothing is charged
+            alert = creator.get_by_role("alert")
+            alert.wait_for()
+            assert "monthly spending limit" in alert.inner_text()
+            shot(creator, "09-member-limit")
+            assert balance(product_stack, org, CREATOR)["spendable"] == before["spendable"]
+        finally:
+            creator.context.close()
+    finally:
+        product_stack.request(
+            "PATCH",
+            f"/orgs/{org}/members/{creator_id}",
+            token=product_stack.token(OWNER),
+            body={"monthly_limit": None},
+        )
+
+
+def test_sign_out_returns_to_the_sign_in_page(
+    product_stack: StackProcess, demo: dict[str, Any], page: Any
+) -> None:
+    sign_in(page, product_stack.api, VIEWER)
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in to billing").wait_for()
+    page.reload()
+    page.get_by_role("heading", name="Sign in to billing").wait_for()
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])

@@ -250,7 +250,7 @@ export async function render(ctx, container) {
           { class: "before-after" },
           h("div", {}, h("dt", {}, "Balance before"), h("dd", {}, credits(before))),
           h("div", {}, h("dt", {}, "After this job"), h("dd", { "data-testid": "balance-after" }, quote.affordable ? credits(quote.balance_after) : "not enough")),
-          quote.affordable ? h("div", {}, h("dt", {}, "Share of balance"), h("dd", {}, `${percent(quote.credits, before)}%`)) : null,
+          quote.affordable ? h("div", {}, h("dt", {}, "Share of balance"), h("dd", {}, quote.credits && !percent(quote.credits, before) ? "under 1%" : `${percent(quote.credits, before)}%`)) : null,
         ),
         lock,
         h("p", { class: "muted" }, `Rate card ${quote.rate_card_version}`),
