@@ -176,7 +176,13 @@ export async function render(ctx, container) {
       ? h("div", { class: "alert alert-warn", role: "alert" }, "The last payment failed. Credits already granted stay; update the card in Plan & payment before Stripe's last retry, or the organization moves to the archive plan.")
       : null,
     balance.generation_enabled === false
-      ? h("div", { class: "alert alert-warn", role: "alert" }, "Generation is off for this organization. Upgrade the plan to run jobs again.")
+      ? h(
+          "div",
+          { class: "alert alert-warn", role: "alert" },
+          balance.plan_id === "starter_trial" && ctx.me.identity_provider !== "linkedin"
+            ? "The free trial's 800 monthly credits start with a LinkedIn sign-in: sign out and sign in with LinkedIn, or choose a paid plan in Plan & payment."
+            : "Generation is off for this organization. Upgrade the plan in Plan & payment to run jobs again.",
+        )
       : null,
     section("Credits", balanceSummary(balance), composition(balance)),
     section("This cycle", monthlyMeter(balance)),
