@@ -390,6 +390,32 @@ def test_sign_out_returns_to_the_sign_in_page(
     page.get_by_role("heading", name="Sign in to billing").wait_for()
 
 
+def test_every_problem_code_of_the_api_reads_as_words(product_stack: StackProcess, page: Any) -> None:
+    from act3_billing.http.problems import STATUS_BY_CODE
+
+    page.goto(product_stack.api + "/")
+    page.get_by_label("E-mail").wait_for()
+    messages: dict[str, str] = page.evaluate(
+        """async (codes) => {
+            const { ApiError } = await import('/js/api.js');
+            const out = {};
+            for (const [code, status] of Object.entries(codes)) {
+                const problem = { code, status, title: 'RAW TITLE', detail: 'RAW DETAIL', required: 500,
+                    available: 100, shortfall: 400, role: 'viewer',
+                    errors: [{ loc: ['body', 'email'], msg: "String should match pattern '^x$'" }] };
+                out[code] = new ApiError(status, problem).message;
+            }
+            return out;
+        }""",
+        STATUS_BY_CODE,
+    )
+    # Each code has its own sentence in web/js/api.js (a new code of the API needs one there too)
+    for code, message in messages.items():
+        assert message and "RAW" not in message and code not in message, f"{code}: {message!r}"
+    assert messages["validation_error"] == "E-mail: is not in the expected form."
+    assert messages["insufficient_credits"].startswith("Not enough credits: 500 needed, 100 available")
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_every_page_is_accessible_and_fits(
     product_stack: StackProcess, demo: dict[str, Any], browser: Any, viewport: dict[str, int]
