@@ -20,7 +20,7 @@ async function defaultPaymentMethod(ctx) {
     const answer = await ctx.api.get(`${ctx.orgPath}/payment-methods`);
     const methods = Array.isArray(answer) ? answer : answer.payment_methods || answer.data || [];
     const chosen = methods.find((m) => m.default) || null;
-    return chosen ? chosen.id : null;
+    return chosen ? chosen.payment_method_id || chosen.id : null;
   } catch {
     return null; // no saved card (or no route yet): pay through Stripe Checkout
   }

@@ -117,17 +117,18 @@ function paymentMethods(ctx, result, status) {
   );
   const rows = methods.map((pm) => {
     const card = pm.card || pm;
+    const id = encodeURIComponent(pm.payment_method_id || pm.id);
     const label = `${(card.brand || pm.type || "card").toUpperCase()} •••• ${card.last4 || "????"}`;
     const makeDefault = h("button", { type: "button", class: "secondary small", "aria-label": `Make ${label} the default` }, "Make default");
-    makeDefault.addEventListener("click", () => busy(makeDefault, () => ctx.api.post(`${ctx.orgPath}/payment-methods/${pm.id}/default`, {}, { idempotencyKey: newKey("pm-default") }).then(ctx.rerender, (e) => clear(status, errorBox(e)))));
+    makeDefault.addEventListener("click", () => busy(makeDefault, () => ctx.api.post(`${ctx.orgPath}/payment-methods/${id}/default`, {}, { idempotencyKey: newKey("pm-default") }).then(ctx.rerender, (e) => clear(status, errorBox(e)))));
     const remove = h("button", { type: "button", class: "danger small", "aria-label": `Remove ${label}` }, "Remove");
-    remove.addEventListener("click", () => busy(remove, () => ctx.api.del(`${ctx.orgPath}/payment-methods/${pm.id}`).then(ctx.rerender, (e) => clear(status, errorBox(e)))));
+    remove.addEventListener("click", () => busy(remove, () => ctx.api.del(`${ctx.orgPath}/payment-methods/${id}`, { idempotencyKey: newKey("pm-remove") }).then(ctx.rerender, (e) => clear(status, errorBox(e)))));
     return h("tr", {}, h("th", { scope: "row" }, label), h("td", {}, card.exp_month ? `${card.exp_month}/${card.exp_year}` : "—"), h("td", {}, pm.default ? h("span", { class: "tag" }, "Default") : makeDefault), h("td", {}, pm.default ? null : remove));
   });
   return [
     rows.length
       ? tableWrap("Payment methods", h("table", {}, h("caption", { class: "visually-hidden" }, "Payment methods"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Card"), h("th", { scope: "col" }, "Expires"), h("th", { scope: "col" }, "Default"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), h("tbody", {}, rows)))
-      : h("p", { class: "muted" }, "No payment method yet."),
+      : h("p", { class: "muted" }, "No card on file yet: add one in Stripe's billing portal, or pay a pack through Stripe Checkout."),
     h("div", { class: "actions" }, portal),
   ];
 }
@@ -148,8 +149,8 @@ function taxIds(ctx, result, status) {
     ids.length
       ? h("ul", { class: "plain" }, ids.map((t) => {
           const remove = h("button", { type: "button", class: "danger small", "aria-label": `Remove tax id ${t.value}` }, "Remove");
-          remove.addEventListener("click", () => busy(remove, () => ctx.api.del(`${ctx.orgPath}/tax-ids/${t.id}`).then(ctx.rerender, (e) => clear(status, errorBox(e)))));
-          return h("li", {}, `${(TAX_TYPES.find(([v]) => v === t.type) || [t.type, t.type])[1]} ${t.value} `, t.verification && t.verification.status ? h("span", { class: "tag" }, t.verification.status) : null, " ", remove);
+          remove.addEventListener("click", () => busy(remove, () => ctx.api.del(`${ctx.orgPath}/tax-ids/${encodeURIComponent(t.tax_id || t.id)}`, { idempotencyKey: newKey("tax-remove") }).then(ctx.rerender, (e) => clear(status, errorBox(e)))));
+          return h("li", {}, `${(TAX_TYPES.find(([v]) => v === t.type) || [t.type, t.type])[1]} ${t.value} `, t.verification ? h("span", { class: "tag" }, typeof t.verification === "string" ? t.verification : t.verification.status) : null, " ", remove);
         }))
       : h("p", { class: "muted" }, "No tax id on the invoices yet."),
     form,
@@ -176,24 +177,28 @@ function invoices(result) {
           const created = typeof inv.created === "number" ? new Date(inv.created * 1000).toISOString() : inv.created || inv.created_at;
           const pdf = inv.invoice_pdf || inv.pdf_url || inv.pdf;
           const amount = inv.total ?? inv.amount_due ?? inv.amount_cents;
-          return h("tr", {}, h("th", { scope: "row" }, inv.number || inv.id), h("td", {}, date(created)), h("td", { class: "num" }, money(amount, inv.currency || "usd")), h("td", {}, inv.status || "—"), h("td", {}, pdf ? h("a", { href: pdf, target: "_blank", rel: "noopener" }, "Download PDF", h("span", { class: "visually-hidden" }, ` for invoice ${inv.number || inv.id}`)) : "—"));
+          return h("tr", {}, h("th", { scope: "row" }, inv.number || inv.invoice_id || inv.id), h("td", {}, date(created)), h("td", { class: "num" }, money(amount, inv.currency || "usd")), h("td", {}, inv.status || "—"), h("td", {}, pdf ? h("a", { href: pdf, target: "_blank", rel: "noopener" }, "Download PDF", h("span", { class: "visually-hidden" }, ` for invoice ${inv.number || inv.invoice_id || inv.id}`)) : "—"));
         }),
       ),
     ),
   );
 }
 
-function statements(ctx, balance, status) {
-  const cycles = [];
-  if (balance.monthly && balance.monthly.cycle_id) cycles.push(balance.monthly.cycle_id);
-  for (const lot of balance.bank || []) {
-    const cycle = lot.lot_id.split("#")[1];
-    if (cycle && !cycles.includes(cycle)) cycles.push(cycle);
+// Monthly statements are per calendar month (YYYY-MM): this month (still running) and the five before.
+function months(asOf) {
+  const now = new Date(asOf || Date.now());
+  const out = [];
+  for (let i = 0; i < 6; i += 1) {
+    const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i, 1));
+    out.push({ value: d.toISOString().slice(0, 7), label: d.toLocaleDateString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" }) + (i === 0 ? " (so far)" : "") });
   }
-  if (!cycles.length) return h("p", { class: "muted" }, "No billing cycle yet.");
-  const cycle = h("select", { name: "cycle" }, cycles.map((c) => h("option", { value: c }, `Cycle starting ${date(c)}`)));
+  return out;
+}
+
+function statements(ctx, balance, status) {
+  const cycle = h("select", { name: "cycle" }, months(balance.as_of).map((m) => h("option", { value: m.value }, m.label)));
   const button = h("button", { type: "submit", class: "secondary" }, "Download statement");
-  const form = h("form", { class: "statement-form" }, field("Cycle", cycle), h("div", { class: "actions" }, button));
+  const form = h("form", { class: "statement-form" }, field("Month", cycle), h("div", { class: "actions" }, button));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(button, async () => {
@@ -205,37 +210,37 @@ function statements(ctx, balance, status) {
       }
     });
   });
-  return [h("p", { class: "hint" }, "A PDF of the cycle's credits: granted, spent by member and job type, rolled over, expired, packs and debt."), form];
+  return [h("p", { class: "hint" }, "A PDF of the month's credits: granted, spent by member and job type, rolled over, expired, packs and debt."), form];
 }
 
-const STATUS_WORDS = {
-  none: "no paid subscription",
-  active: "active",
-  trialing: "trial",
-  past_due: "payment past due",
-  unpaid: "unpaid",
-  incomplete: "payment incomplete",
-  canceled: "cancelled",
-  checkout_open: "waiting for checkout",
-};
-
-function subscriptionWords(catalog, balance, sub) {
-  const parts = [`${planName(catalog, sub.plan_id || balance.plan_id)}: ${STATUS_WORDS[sub.status] || sub.status}`];
-  if (sub.cancel_at_period_end && sub.current_period_end) parts.push(`moves to Archive on ${date(sub.current_period_end)}`);
-  else if (sub.pending_plan_id) parts.push(`changes to ${planName(catalog, sub.pending_plan_id)} on ${date(sub.current_period_end)}`);
-  else if (sub.current_period_end && sub.status !== "none") parts.push(`renews ${date(sub.current_period_end)}`);
-  if (sub.next_invoice_at) parts.push(`next invoice ${date(sub.next_invoice_at)}`);
-  return parts.join(" · ");
+function purchases(result) {
+  if (!result || result.unavailable) return null;
+  if (result.error) return errorBox(result.error);
+  const list = listOf(result.data, "purchases").slice(0, 10);
+  if (!list.length) return null;
+  const STATES = { pending: "waiting for payment", paid: "paid", failed: "failed", refunded: "refunded", disputed: "disputed" };
+  return h(
+    "div",
+    { class: "table-wrap", role: "region", "aria-label": "Pack purchases", tabindex: 0 },
+    h(
+      "table",
+      { class: "purchases" },
+      h("caption", {}, "Recent pack purchases"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), h("th", { scope: "col", class: "num" }, "Credits"), h("th", { scope: "col", class: "num" }, "Price"), h("th", { scope: "col" }, "Status"))),
+      h("tbody", {}, list.map((p) => h("tr", {}, h("td", {}, date(p.created_at)), h("td", { class: "num" }, credits(p.credits)), h("td", { class: "num" }, money(p.price_cents, p.currency)), h("td", {}, STATES[p.status] || p.status)))),
+    ),
+  );
 }
 
 export async function render(ctx, container) {
   const [balance, catalog] = await Promise.all([ctx.api.get(`${ctx.orgPath}/balance`), plans(ctx)]);
   const pay = ctx.can.payments;
-  const [subscription, methods, taxes, invoiceList] = await Promise.all([
+  const [subscription, methods, taxes, invoiceList, packList] = await Promise.all([
     optional(ctx.api.get(`${ctx.orgPath}/subscription`)),
     pay ? optional(ctx.api.get(`${ctx.orgPath}/payment-methods`)) : null,
     pay ? optional(ctx.api.get(`${ctx.orgPath}/tax-ids`)) : null,
     pay ? optional(ctx.api.get(`${ctx.orgPath}/invoices`)) : null,
+    ctx.can.buyPacks ? optional(ctx.api.get(`${ctx.orgPath}/credit-packs`)) : null,
   ]);
   const planStatus = h("div", { role: "status" });
   const packStatus = h("div", { role: "status" });
@@ -251,7 +256,7 @@ export async function render(ctx, container) {
     h("div", { class: "page-head" }, h("h1", {}, "Plan & payment"), h("p", { class: "plan-line" }, "Current plan: ", h("span", { class: "plan-badge" }, planName(catalog, balance.plan_id)))),
     ctx.can.changePlan ? null : readOnlyNote(ctx, pay ? "you manage payment details; only owners change the plan." : "plans are shown for reference; only owners change them and only owners and billing members see payment details."),
     section("Plan", subLine, planCards(ctx, catalog, balance, sub, planStatus), planStatus, h("p", { class: "hint" }, "Upgrades start a new cycle at once (unused monthly credits roll into the bank); downgrades wait for the end of the cycle.")),
-    ctx.can.buyPacks ? section("Buy credits", packForm(ctx, packStatus), packStatus) : null,
+    ctx.can.buyPacks ? section("Buy credits", packForm(ctx, packStatus), packStatus, purchases(packList)) : null,
     pay ? section("Payment methods", payStatus, paymentMethods(ctx, methods, payStatus)) : null,
     pay ? section("Tax ids (VAT)", taxIds(ctx, taxes, payStatus)) : null,
     pay ? section("Invoices", invoices(invoiceList)) : null,
