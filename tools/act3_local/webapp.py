@@ -59,7 +59,7 @@ def config(issuer: Issuer) -> dict[str, Any]:
 
 
 def sign_in(issuer: Issuer, body: bytes) -> ev.HttpResponse:
-    """Mint the member's token for the e-mail given, as the hosted UI would after a password or LinkedIn login."""
+    """The member's token for this e-mail, as the hosted UI gives it after a password or LinkedIn login."""
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
@@ -86,7 +86,9 @@ def sign_in(issuer: Issuer, body: bytes) -> ev.HttpResponse:
         )
     token = issuer.mint(email.strip(), name=name or None, idp=idp, ttl=TOKEN_TTL_S)
     # What Cognito's token endpoint gives the web client: the access token is what the API takes.
-    return ev.HttpResponse.json(200, {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_S})
+    return ev.HttpResponse.json(
+        200, {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_S}
+    )
 
 
 def static(raw_path: str, root: Path = WEB_ROOT) -> ev.HttpResponse | None:

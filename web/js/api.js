@@ -56,6 +56,7 @@ const WORDS = {
   idempotency_key_required: () => "The request was missing its retry key. Reload the page and try again.",
   conflict: () => "Someone changed this at the same time. Reload and try again.",
   unavailable: () => "The billing service is busy. Nothing changed; try again in a moment.",
+  media_purged: () => "This media was deleted when the organization's archive period ended. Text assets stay downloadable.",
   storage_quota_exceeded: () => "Storage is full for this plan. Upgrade or delete media to upload more.",
   same_org: () => "Choose another organization.",
   pack_unavailable: () => "Credit packs cannot be bought on this plan.",
