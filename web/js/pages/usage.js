@@ -20,8 +20,9 @@ function bytes(n) {
   const units = ["B", "KB", "MB", "GB", "TB"];
   let value = n;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
+  // Binary steps: the plans' "500 GB" are 500 × 1024³ bytes in the storage work's quota.
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
     unit += 1;
   }
   return `${value.toFixed(value >= 10 || unit === 0 ? 0 : 1)} ${units[unit]}`;
@@ -109,7 +110,7 @@ function storagePart(result, catalog, balance) {
   if (result.error) return errorBox(result.error);
   const s = result.data;
   const plan = catalog.plans.find((p) => p.id === balance.plan_id);
-  const quota = s.quota_bytes ?? (plan && plan.storage_gb ? plan.storage_gb * 1e9 : null);
+  const quota = s.quota_bytes ?? (plan && plan.storage_gb ? plan.storage_gb * 1024 ** 3 : null);
   const used = s.used_bytes ?? s.bytes ?? 0;
   const fresh = s.meter && (s.meter.updated_at || s.meter.inventory_at);
   const projects = [...(s.projects || [])].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
