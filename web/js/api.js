@@ -32,6 +32,8 @@ const WORDS = {
   member_limit_exceeded: () => "This would go over your monthly spending limit. An owner can raise it in Members.",
   generation_disabled: () =>
     "Generation is turned off for this organization (archive plan or a trial that ended). Upgrade the plan to generate again.",
+  trial_expired: () =>
+    "The free trial has ended, so generation is off. Choose a paid plan in Plan & payment to run jobs again.",
   linkedin_sso_required: () => "Free-tier accounts need a LinkedIn sign-in. Sign out and sign in with LinkedIn.",
   invite_email_mismatch: () => "This invite was sent to another e-mail address.",
   insufficient_credits: (p) =>

@@ -33,7 +33,13 @@ export function balanceSummary(balance) {
     "div",
     { class: "summary" },
     h("div", { class: "big-number" }, h("span", { class: "label" }, "Spendable now"), h("strong", { "data-testid": "spendable" }, credits(balance.spendable)), h("span", { class: "unit" }, "credits")),
-    h("div", { class: "big-number small" }, h("span", { class: "label" }, "Held by running jobs"), h("strong", { "data-testid": "held" }, credits(balance.held)), h("span", { class: "unit" }, "credits")),
+    h(
+      "div",
+      { class: "big-number small" },
+      h("span", { class: "label" }, "Held by running jobs"),
+      h("strong", { "data-testid": "held" }, credits(balance.held)),
+      h("span", { class: "unit" }, balance.held_expired ? `credits, ${credits(balance.held_expired)} of them from expired holds coming back` : "credits"),
+    ),
     balance.debt ? h("div", { class: "big-number small warn" }, h("span", { class: "label" }, "Debt (paid first from new credits)"), h("strong", { "data-testid": "debt" }, credits(balance.debt)), h("span", { class: "unit" }, "credits")) : null,
   );
 }
@@ -156,8 +162,14 @@ export async function render(ctx, container) {
   ]);
   const sub = subscription.data;
   const WARN = { past_due: "payment past due", unpaid: "unpaid", incomplete: "payment incomplete" };
-  const subscriptionStatus = (sub && sub.status) || balance.subscription_status;
+  const subscriptionStatus = (sub && sub.status) || balance.subscription_status || balance.status;
   const status = WARN[subscriptionStatus] || null;
+  const notes = [];
+  if (balance.pending_plan_id && balance.monthly) {
+    notes.push(`Changes to ${planName(catalog, balance.pending_plan_id)} when this cycle ends, ${date(balance.monthly.cycle_end)}.`);
+  }
+  if (balance.trial_ends_at) notes.push(`Free trial until ${date(balance.trial_ends_at)}.`);
+  if (balance.archived_at) notes.push(`Archived since ${date(balance.archived_at)}: credits are kept, nothing can be spent until the plan is upgraded.`);
   clear(
     container,
     h(
@@ -173,6 +185,7 @@ export async function render(ctx, container) {
         h("button", { type: "button", class: "secondary small", onclick: () => ctx.rerender() }, "Refresh"),
       ),
     ),
+    notes.length ? h("p", { class: "alert alert-muted", "data-testid": "plan-notes" }, notes.join(" ")) : null,
     status
       ? h("div", { class: "alert alert-warn", role: "alert" }, "The last payment failed. Credits already granted stay; update the card in Plan & payment before Stripe's last retry, or the organization moves to the archive plan.")
       : null,
