@@ -23,7 +23,7 @@ OUTPUTS = {
 @pytest.fixture
 def s3() -> Any:
     with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
+        client = boto3.session.Session().client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="web-bucket")
         yield client
 
