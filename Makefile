@@ -20,7 +20,6 @@ ARGS ?=
 LOCAL_OPTS := $(if $(EMAIL),--email "$(EMAIL)") $(if $(IDP),--idp "$(IDP)") $(if $(NAME),--name "$(NAME)") $(ARGS)
 
 .PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock inventory clean stripe-sync
-.PHONY: browser
 .PHONY: browser web-deploy
 
 help: ## list the targets

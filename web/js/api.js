@@ -69,6 +69,7 @@ const WORDS = {
   payment_refused: (p) => `The payment was refused${p.detail ? `: ${p.detail}` : ""}. Try another card.`,
   invalid_tax_id: () => "That tax id is not in the format of its country. Check it and try again.",
   payment_provider_unavailable: () => "The payment provider is not answering. Nothing was charged; try again soon.",
+  invalid_signature: () => "The request's signature did not check out; nothing changed.",
   malformed_json: () => "The page sent something the service could not read. Reload and try again.",
   unsupported_media_type: () => "The page sent something the service could not read. Reload and try again.",
 };

@@ -52,4 +52,6 @@ export const ENTRY_TYPES = {
   transfer_in: "Received from another org",
   refund: "Refund",
   adjustment: "Adjustment",
+  clawback: "Pack taken back (refund or dispute)",
+  debt_repaid: "Debt repaid",
 };

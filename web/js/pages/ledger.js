@@ -3,7 +3,7 @@ import { clear, field, h, section } from "../dom.js";
 import { ENTRY_TYPES, credits, dateTime } from "../format.js";
 import { busy, errorBox } from "../widgets.js";
 
-const OUT = new Set(["debit", "expire", "forfeit", "transfer_out", "hold"]);
+const OUT = new Set(["debit", "expire", "forfeit", "transfer_out", "hold", "clawback", "debt_repaid"]);
 const IN = new Set(["grant_monthly", "grant", "pack_purchase", "transfer_in", "refund", "release"]);
 const CSV_PAGE = 500;
 const CSV_MAX_PAGES = 40;
