@@ -342,7 +342,7 @@ def _check_holds(entries: list[_Entry], holds: Sequence[Mapping[str, Any]], repl
 
 def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> None:
     """Spent counters of the current cycle: debits and holds placed since the cycle began, less what
-    releases gave back to holds counted in this cycle."""
+    releases gave back to holds counted in this cycle and what refunds gave back to its spenders."""
     cycle_id = str(items.wallet.get("cycle_id"))
     monthly = f"monthly#{cycle_id}"
     start = next((e.created_at for e in entries if e.lots.get(monthly, 0) > 0), None)
@@ -353,6 +353,11 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
             continue
         if e.type is EntryType.DEBIT and e.actor:
             expected[e.actor] += e.amount
+        if e.type is EntryType.REFUND and e.job_id:
+            # A refund gives the job's charges back to whoever spent them in this cycle (SPEC §12).
+            for charge in items.jobs.get(e.job_id, {}).get("charges") or []:
+                if charge.get("by") and charge.get("cycle") == cycle_id:
+                    expected[str(charge["by"])] -= _int(charge["n"])
         hold = holds.get(e.hold_id or "")
         if hold is None or hold.get("cycle_id") != cycle_id:
             continue
