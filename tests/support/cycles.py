@@ -51,7 +51,7 @@ class BusReader:
         bus = settings().event_bus_name
         events = boto3.client("events", region_name="us-east-1")
         self.sqs = boto3.client("sqs", region_name="us-east-1")
-        if bus != "default":
+        if bus not in {b["Name"] for b in events.list_event_buses()["EventBuses"]}:
             events.create_event_bus(Name=bus)
         self.url = self.sqs.create_queue(QueueName="bus-reader")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"][
