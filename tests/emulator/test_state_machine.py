@@ -7,7 +7,7 @@ from (or expire with them); refunds once per job. Random sequences of grants, pa
 against the real store; after every step the wallet equals the model, and at the end of each
 sequence the independent audit passes.
 
-`ACT3_STATE_MACHINE_EXAMPLES` sets the number of sequences (`make test` runs 1,000).
+`ACT3_STATE_MACHINE_EXAMPLES` sets the number of sequences (200 by default: `make test` must fit CI).
 """
 
 from __future__ import annotations
