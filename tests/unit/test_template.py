@@ -58,7 +58,7 @@ def test_only_plans_is_public():
     public = {
         logical_id
         for logical_id, resource in _functions().items()
-        for event in resource["Properties"]["Events"].values()
+        for event in resource["Properties"].get("Events", {}).values()
         if event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
     }
 

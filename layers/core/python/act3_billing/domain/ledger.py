@@ -79,6 +79,9 @@ class LedgerEntry:
     to_account: Account | None = None
     actor: str | None = None
     job_id: str | None = None
+    # The machine identity that reported it (the usage meter, billing operations); `actor` is then the
+    # member on whose behalf, if any.
+    service: str | None = None
     hold_id: str | None = None
     quote_id: str | None = None
     idempotency_key: str | None = None
@@ -141,6 +144,8 @@ def reconcile(wallet: Wallet, entries: Iterable[LedgerEntry], open_holds_remaini
             lot_sums[lot_id] += delta
         if e.from_account in (Account.ISSUED, Account.TRANSFER):
             granted += e.amount
+        if e.to_account == Account.ISSUED:  # an adjustment taking credits back
+            granted -= e.amount
         if e.to_account in (Account.REVENUE, Account.TRANSFER):
             spent += e.amount
         if e.from_account == Account.REVENUE:

@@ -25,13 +25,26 @@ class Permission(StrEnum):
     TRANSFER = "transfer"
     UPLOAD = "upload"  # storage: presigned uploads (owners and creators)
     DELETE_MEDIA = "delete_media"  # storage: bulk media deletion (owners)
+    # The platform's machine identities' (SPEC §12): no role has them, a client's scopes grant them.
+    REPORT_USAGE = "report_usage"  # capture, extend and release holds; debit finished usage by metrics
+    GRANT = "grant"
+    ADJUST = "adjust"
 
 
 _READ = frozenset({Permission.READ_METERS, Permission.READ_LEDGER, Permission.READ_MEMBERS})
+# Members authorize spending (quote, debit at a quote's price, hold); what a job really used, refunds,
+# grants and adjustments come from machine identities (domain/principals.py), never from a member: a
+# member capturing 1 credit of their own hold, or refunding their own finished job, would render for free.
 RIGHTS: dict[Role, frozenset[Permission]] = {
-    Role.OWNER: frozenset(Permission),
+    Role.OWNER: _READ
+    | {
+        Permission.SPEND,
+        Permission.MANAGE_MEMBERS,
+        Permission.TRANSFER,
+        Permission.UPLOAD,
+        Permission.DELETE_MEDIA,
+    },
     Role.BILLING: _READ,
-    # Refunds are the owners' (a creator refunding their own finished job would generate for free).
     Role.CREATOR: _READ | {Permission.SPEND, Permission.UPLOAD},
     Role.VIEWER: _READ,
 }

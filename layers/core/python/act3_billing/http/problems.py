@@ -24,7 +24,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "shared_credits_disabled": 403,
     "generation_disabled": 403,
     "not_found": 404,
-    "wallet_not_found": 404,
     "nothing_to_refund": 404,
     "route_not_found": 404,
     "idempotency_key_reuse": 409,
@@ -51,6 +50,8 @@ STATUS_BY_CODE: dict[str, int] = {
     # storage (issue 10)
     "storage_quota_exceeded": 402,
     "media_purged": 410,
+    # issue 9: machine identities and their scopes
+    "forbidden_scope": 403,
 }
 
 

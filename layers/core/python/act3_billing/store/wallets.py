@@ -140,7 +140,7 @@ class BillingStore:
         try:
             item = WalletItem.get(org_pk(org_id), WALLET_SK, consistent_read=True)
         except DoesNotExist:
-            raise WalletMissing(f"organization {org_id} has no credit wallet") from None
+            raise WalletMissing(f"organization {org_id} not found") from None
         wallet = wallet_from_item(item)
         self._cache.put(wallet)
         return wallet
@@ -362,8 +362,9 @@ class BillingStore:
         entry_type: EntryType,
         idem: Idem,
         now: datetime,
-        actor: str = SYSTEM_ACTOR,
+        actor: str | None = SYSTEM_ACTOR,
         memo: str | None = None,
+        service: str | None = None,
     ) -> Outcome:
         """Credits coming in as a new lot (bank, grant, pack): one request, idempotent by its own key."""
         entry = LedgerEntry(
@@ -377,6 +378,7 @@ class BillingStore:
             idempotency_key=idem.key,
             memo=memo or lot.label,
             opened={lot.lot_id: lot_meta(lot)},
+            service=service,
         )
         body = {"lot_id": lot.lot_id, "entry": entry_json(entry)}
         tx = Tx(self._connection)
@@ -449,7 +451,9 @@ class BillingStore:
         now: datetime,
         rate_card_version: str,
         quote: QuoteRef | None = None,
+        service: str | None = None,
     ) -> Outcome:
+        """Spends for finished usage as `actor` (the member; reported by `service` when a machine did)."""
         entry_id = new_id("le", now)
 
         def entries(draw: dict[str, int]) -> list[LedgerEntry]:
@@ -467,6 +471,7 @@ class BillingStore:
                     quote_id=quote.quote_id if quote else None,
                     idempotency_key=idem.key,
                     rate_card_version=rate_card_version,
+                    service=service,
                 )
             ]
 
@@ -590,9 +595,12 @@ class BillingStore:
         expires_at: datetime | None,
         idem: Idem,
         now: datetime,
+        service: str | None = None,
     ) -> Outcome:
+        """More credits and/or a later expiry; a machine (`service`) extends on behalf of the holder."""
         hold = self.hold(org_id, hold_id)
         hold.require_open(now)
+        actor = hold.actor or actor if service else actor
         new_expiry = max(expires_at or hold.expires_at, hold.expires_at)
         if not more:
             return self._extend_expiry(
@@ -652,6 +660,7 @@ class BillingStore:
                     hold_id=hold_id,
                     idempotency_key=idem.key,
                     memo="hold extended",
+                    service=service,
                 )
             ],
             body=body,
@@ -710,12 +719,16 @@ class BillingStore:
         idem: Idem,
         now: datetime,
         check_member: bool = True,
+        service: str | None = None,
     ) -> Outcome:
         """Capture `capture` credits of a hold; when `final`, release the rest to the lots it came from
-        (credits whose lot has expired or gone meanwhile expire, recorded)."""
+        (credits whose lot has expired or gone meanwhile expire, recorded). A machine (`service`) settles
+        on behalf of the member who placed the hold."""
         give_back_limit = True
+        check_member = check_member and service is None
         for _ in range(MAX_ATTEMPTS):
             hold = self.hold(org_id, hold_id)
+            actor = hold.actor or actor if service else actor
             if capture:
                 hold.check_capture(capture, now)
             elif hold.status is not HoldStatus.OPEN:
@@ -740,6 +753,7 @@ class BillingStore:
                         job_id=hold.job_id,
                         hold_id=hold_id,
                         idempotency_key=idem.key,
+                        service=service,
                     )
                 )
             if rest:
@@ -755,6 +769,7 @@ class BillingStore:
                         job_id=hold.job_id,
                         hold_id=hold_id,
                         idempotency_key=idem.key,
+                        service=service,
                     )
                 )
             if dead:
@@ -770,6 +785,7 @@ class BillingStore:
                         job_id=hold.job_id,
                         hold_id=hold_id,
                         idempotency_key=idem.key,
+                        service=service,
                         memo="released to an expired lot",
                     )
                 )
@@ -861,8 +877,18 @@ class BillingStore:
             tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", authorize)
 
     @replays
-    def refund_job(self, org_id: str, *, actor: str, job_id: str, idem: Idem, now: datetime) -> Outcome:
-        """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted)."""
+    def refund_job(
+        self,
+        org_id: str,
+        *,
+        actor: str | None,
+        job_id: str,
+        idem: Idem,
+        now: datetime,
+        service: str | None = None,
+    ) -> Outcome:
+        """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted).
+        A machine (`service`, its scope already checked) refunds on behalf of the member `actor`."""
         for _ in range(MAX_ATTEMPTS):
             try:
                 job = JobItem.get(org_pk(org_id), f"JOB#{job_id}", consistent_read=True)
@@ -889,6 +915,7 @@ class BillingStore:
                     actor=actor,
                     job_id=job_id,
                     idempotency_key=idem.key,
+                    service=service,
                 )
             ]
             if dead:
@@ -903,6 +930,7 @@ class BillingStore:
                         actor=actor,
                         job_id=job_id,
                         idempotency_key=idem.key,
+                        service=service,
                         memo="refunded to an expired lot",
                     )
                 )
@@ -915,10 +943,15 @@ class BillingStore:
                 "entries": [entry_json(e) for e in entries],
             }
             tx = Tx(self._connection)
-            refund_roles = [role.value for role in roles_with(Permission.REFUND)]
-            tx.check(
-                "member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", MemberItem.role.is_in(*refund_roles)
-            )
+            if service is None:
+                refund_roles = [role.value for role in roles_with(Permission.REFUND)] or ["-"]
+                tx.check(
+                    "member",
+                    MemberItem,
+                    org_pk(org_id),
+                    f"MEMBER#{actor}",
+                    MemberItem.role.is_in(*refund_roles),
+                )
             tx.update(
                 "job",
                 JobItem(org_pk(org_id), f"JOB#{job_id}"),
@@ -934,7 +967,7 @@ class BillingStore:
                 tx.run()
             except TxCancelled as exc:
                 if "member" in exc.failed:
-                    self._check_membership(org_id, actor, Permission.REFUND)
+                    self._check_membership(org_id, actor or "", Permission.REFUND)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
                 self._backoff(exc)  # refunded meanwhile, or charged again: look again
@@ -952,7 +985,7 @@ class BillingStore:
         transfer_id = new_id("xfer", now)
         for _ in range(MAX_ATTEMPTS):
             source = self.wallet(org_id)
-            self.wallet(to_org_id)  # a clear wallet_not_found when the target has none
+            self.wallet(to_org_id)  # not_found when the target has none
             if not source.generation_enabled:
                 # Archive (or a trial without LinkedIn): nothing can be spent, and moving out is spending.
                 raise GenerationDisabled(f"credits of plan '{source.plan_id}' cannot leave the organization")
