@@ -30,7 +30,7 @@ def _context() -> services.Context:
     return services.context(runtime.store(), caller(app), runtime.now())
 
 
-def _usage() -> usage.UsageContext:
+def _usage() -> usage.PrincipalContext:
     return usage.context(runtime.store(), principal(app), runtime.now())
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class UsageContext:
+class PrincipalContext:
     store: BillingStore
     principal: Caller | Service
     now: datetime
@@ -40,11 +40,11 @@ class UsageContext:
     rate_card: RateCard
 
 
-def context(store: BillingStore, principal: Caller | Service, now: datetime) -> UsageContext:
-    return UsageContext(store, principal, now, default_catalog(), load_rate_card())
+def context(store: BillingStore, principal: Caller | Service, now: datetime) -> PrincipalContext:
+    return PrincipalContext(store, principal, now, default_catalog(), load_rate_card())
 
 
-def machine(ctx: UsageContext, org_id: str, permission: Permission) -> Service:
+def machine(ctx: PrincipalContext, org_id: str, permission: Permission) -> Service:
     """The machine identity allowed to do this. A member's call is refused as the domain refuses any
     role without the permission (non-members: `not_found`, as for an org that does not exist)."""
     principal = ctx.principal
@@ -55,7 +55,7 @@ def machine(ctx: UsageContext, org_id: str, permission: Permission) -> Service:
     raise ForbiddenRole(f"members may not {permission.value.replace('_', ' ')}", needed=permission.value)
 
 
-def debit(ctx: UsageContext, org_id: str, request: m.DebitRequest, key: str | None) -> Outcome:
+def debit(ctx: PrincipalContext, org_id: str, request: m.DebitRequest, key: str | None) -> Outcome:
     """A member's debit at a quote's binding price, or the usage meter's for a finished job."""
     from act3_billing.store.wallets import QuoteRef
 
@@ -98,7 +98,7 @@ def debit(ctx: UsageContext, org_id: str, request: m.DebitRequest, key: str | No
 
 
 def extend_hold(
-    ctx: UsageContext, org_id: str, hold_id: str, request: m.ExtendRequest, key: str | None
+    ctx: PrincipalContext, org_id: str, hold_id: str, request: m.ExtendRequest, key: str | None
 ) -> Outcome:
     token = idem(key, f"extend:{hold_id}", ctx.principal, request.model_dump(mode="json"))
     # Before the hold is read: a stranger learns nothing about it (closed, expired, or there at all).
@@ -122,7 +122,7 @@ def extend_hold(
 
 
 def capture(
-    ctx: UsageContext, org_id: str, hold_id: str, request: m.CaptureRequest, key: str | None
+    ctx: PrincipalContext, org_id: str, hold_id: str, request: m.CaptureRequest, key: str | None
 ) -> Outcome:
     token = idem(key, f"capture:{hold_id}", ctx.principal, request.model_dump(mode="json"))
     service = machine(ctx, org_id, Permission.REPORT_USAGE)
@@ -139,7 +139,7 @@ def capture(
 
 
 def release(
-    ctx: UsageContext, org_id: str, hold_id: str, request: m.ReleaseRequest, key: str | None
+    ctx: PrincipalContext, org_id: str, hold_id: str, request: m.ReleaseRequest, key: str | None
 ) -> Outcome:
     token = idem(key, f"release:{hold_id}", ctx.principal, request.model_dump(mode="json"))
     service = machine(ctx, org_id, Permission.REPORT_USAGE)
@@ -155,7 +155,7 @@ def release(
     )
 
 
-def refund(ctx: UsageContext, org_id: str, request: m.RefundRequest, key: str | None) -> Outcome:
+def refund(ctx: PrincipalContext, org_id: str, request: m.RefundRequest, key: str | None) -> Outcome:
     token = idem(key, "refund", ctx.principal, request.model_dump(mode="json"))
     service = machine(ctx, org_id, Permission.REFUND)
     return ctx.store.refund_job(

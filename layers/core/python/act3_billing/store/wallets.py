@@ -365,8 +365,10 @@ class BillingStore:
         actor: str | None = SYSTEM_ACTOR,
         memo: str | None = None,
         service: str | None = None,
+        answer: dict[str, Any] | None = None,
     ) -> Outcome:
-        """Credits coming in as a new lot (bank, grant, pack): one request, idempotent by its own key."""
+        """Credits coming in as a new lot (bank, grant, pack): one request, idempotent by its own key.
+        `answer` adds to what the call answers (and a retry gets)."""
         entry = LedgerEntry(
             entry_id=new_id("le", now),
             org_id=org_id,
@@ -380,7 +382,7 @@ class BillingStore:
             opened={lot.lot_id: lot_meta(lot)},
             service=service,
         )
-        body = {"lot_id": lot.lot_id, "entry": entry_json(entry)}
+        body = {"lot_id": lot.lot_id, "entry": entry_json(entry), **(answer or {})}
         tx = Tx(self._connection)
         tx.update(
             "wallet",
