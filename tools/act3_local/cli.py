@@ -196,7 +196,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     seed_demo = getattr(demo, "seed_demo", None)
     if seed_demo is None:
         return _fail("act3_billing.demo has no seed_demo()")
-    from .auth import CLIENT_ID, Issuer, sub_for
+    from .auth import CLIENT_ID, Issuer, machine_client_id, sub_for
     from .clock import Clock
 
     issuer = Issuer.load(args.state_dir / "auth", issuer=info["auth"]["issuer"], audience=CLIENT_ID)
@@ -209,6 +209,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
         "table_name": lambda: next(iter(info["dynamodb"]["tables"].values()), None),
         "dynamodb_endpoint": lambda: info["dynamodb"]["endpoint"],
         "stack": lambda: info,
+        "usage_meter": lambda: f"service:{machine_client_id('usage-meter')}",
     }
     params = inspect.signature(seed_demo).parameters
     missing = [n for n, p in params.items() if n not in available and p.default is inspect.Parameter.empty]
