@@ -253,6 +253,11 @@ def claims_as_api_gateway(claims: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def scopes_allow(route_scopes: list[str], token_scopes: list[str] | None) -> bool:
+    """API Gateway's rule: a route with AuthorizationScopes needs at least one of them on the token."""
+    return not route_scopes or bool(set(route_scopes) & set(token_scopes or []))
+
+
 def scopes_of(claims: dict[str, Any]) -> list[str] | None:
     scope = claims.get("scope") or claims.get("scp")
     if isinstance(scope, str):
