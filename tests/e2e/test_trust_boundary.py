@@ -113,3 +113,16 @@ def test_an_education_grant_shows_in_the_balance_with_its_expiry_and_is_spent_in
     assert lots[promo.json()["lot_id"]] == 100
     assert lots[edu.json()["lot_id"]] == 1_200 - monthly_left - 100
     assert list(lots) == [*monthly, promo.json()["lot_id"], edu.json()["lot_id"]]
+
+
+def test_the_openapi_document_names_each_routes_scopes_as_the_template(product_stack: StackProcess) -> None:
+    doc = product_stack.request("GET", "/openapi.json").json()
+    capture = doc["paths"]["/orgs/{org_id}/holds/{hold_id}/capture"]["post"]
+    assert capture["security"] == [{"jwt": ["billing/usage.write"]}]
+    debit = doc["paths"]["/orgs/{org_id}/debits"]["post"]
+    assert debit["security"] == [{"jwt": ["openid", "aws.cognito.signin.user.admin", "billing/usage.write"]}]
+    grants = doc["paths"]["/orgs/{org_id}/grants"]["post"]
+    assert grants["security"] == [{"jwt": ["billing/grants.write"]}]
+    assert doc["paths"]["/orgs/{org_id}/balance"]["get"]["security"] == [
+        {"jwt": ["openid", "aws.cognito.signin.user.admin"]}
+    ]
