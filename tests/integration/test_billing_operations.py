@@ -10,28 +10,10 @@ from act3_billing.domain.lots import LotKind
 from act3_billing.domain.times import iso
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
-from tests.support.calls import debit
-from tests.support.events import BILLING_OPERATIONS, Machine, http_event, machine
-from tests.support.functions import Reply, invoke
+from tests.support.calls import adjust, debit, grant
+from tests.support.events import BILLING_OPERATIONS, http_event, machine
+from tests.support.functions import invoke
 from tests.support.wallets import add_lot, new_org
-
-OPS = machine(BILLING_OPERATIONS)
-
-
-def grant(org_id: str, body: dict[str, Any], *, key: str, by: Machine | None = OPS, user: str = "x") -> Reply:
-    event = http_event(
-        "grant_create", org_id=org_id, service=by, user=user, body=body, headers={"idempotency-key": key}
-    )
-    return invoke("operations", event)
-
-
-def adjust(
-    org_id: str, body: dict[str, Any], *, key: str, by: Machine | None = OPS, user: str = "x"
-) -> Reply:
-    event = http_event(
-        "adjustment_create", org_id=org_id, service=by, user=user, body=body, headers={"idempotency-key": key}
-    )
-    return invoke("operations", event)
 
 
 def balance(org_id: str, user: str) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.events import Machine, http_event, machine
+from tests.support.events import BILLING_OPERATIONS, Machine, http_event, machine
 from tests.support.functions import Reply, invoke
 
 ONE_Q1_SHOT = {"shots": {"Q1": 1}}  # 80 credits
 USAGE_METER = machine()
+OPERATIONS = machine(BILLING_OPERATIONS)
 
 
 def quote(org_id: str, user: str, usage: dict[str, Any]) -> Reply:
@@ -114,3 +115,24 @@ def refund(org_id: str, user: str, job_id: str, *, key: str, by: Machine | None 
             headers={"idempotency-key": key},
         ),
     )
+
+
+def grant(
+    org_id: str, body: dict[str, Any], *, key: str, by: Machine | None = OPERATIONS, user: str = "x"
+) -> Reply:
+    """Billing operations grants (`{"kind": "education", "bundle": "edu-student"}`, or credits, label and
+    expires_at); `by=None` makes the call with `user`'s member token instead (refused)."""
+    event = http_event(
+        "grant_create", org_id=org_id, service=by, user=user, body=body, headers={"idempotency-key": key}
+    )
+    return invoke("operations", event)
+
+
+def adjust(
+    org_id: str, body: dict[str, Any], *, key: str, by: Machine | None = OPERATIONS, user: str = "x"
+) -> Reply:
+    """Billing operations adjusts (`{"credits": -500, "reason": "..."}`)."""
+    event = http_event(
+        "adjustment_create", org_id=org_id, service=by, user=user, body=body, headers={"idempotency-key": key}
+    )
+    return invoke("operations", event)
