@@ -27,7 +27,7 @@ from act3_billing.http.caller import Caller
 from act3_billing.services import generation_off, idem, price, quoted_credits, with_options
 
 if TYPE_CHECKING:
-    from act3_billing.store.idempotency import Outcome
+    from act3_billing.store.idempotency import Idem, Outcome
     from act3_billing.store.wallets import BillingStore
 
 
@@ -125,33 +125,30 @@ def capture(
     ctx: PrincipalContext, org_id: str, hold_id: str, request: m.CaptureRequest, key: str | None
 ) -> Outcome:
     token = idem(key, f"capture:{hold_id}", ctx.principal, request.model_dump(mode="json"))
-    service = machine(ctx, org_id, Permission.REPORT_USAGE)
-    return ctx.store.settle_hold(
-        org_id,
-        actor=service.principal_id,
-        hold_id=hold_id,
-        capture=request.credits,
-        final=request.final,
-        idem=token,
-        now=ctx.now,
-        service=service.principal_id,
-    )
+    return _settle(ctx, org_id, hold_id, token, capture=request.credits, final=request.final)
 
 
 def release(
     ctx: PrincipalContext, org_id: str, hold_id: str, request: m.ReleaseRequest, key: str | None
 ) -> Outcome:
     token = idem(key, f"release:{hold_id}", ctx.principal, request.model_dump(mode="json"))
-    service = machine(ctx, org_id, Permission.REPORT_USAGE)
+    return _settle(ctx, org_id, hold_id, token, capture=0, final=True)
+
+
+def _settle(
+    ctx: PrincipalContext, org_id: str, hold_id: str, token: Idem, *, capture: int, final: bool
+) -> Outcome:
+    """Capture part of a hold and/or release the rest, on behalf of the member who placed it."""
+    service = machine(ctx, org_id, Permission.REPORT_USAGE).principal_id
     return ctx.store.settle_hold(
         org_id,
-        actor=service.principal_id,
+        actor=service,
         hold_id=hold_id,
-        capture=0,
-        final=True,
+        capture=capture,
+        final=final,
         idem=token,
         now=ctx.now,
-        service=service.principal_id,
+        service=service,
     )
 
 
