@@ -7,6 +7,7 @@ extensions, refunds and metric debits are refused; the ledger names both the mem
 from __future__ import annotations
 
 from act3_billing.store.wallets import BillingStore
+from tests.support.books import assert_books
 from tests.support.calls import capture, debit, extend, hold, quote, refund, release
 from tests.support.events import BILLING_OPERATIONS, USAGE_METER, http_event, machine
 from tests.support.functions import invoke
@@ -34,7 +35,7 @@ def test_a_member_holds_the_meter_captures_in_stages_and_releases_the_rest(store
     for entry in entries:
         assert entry.actor == org.creator
         assert entry.service == (None if entry.type.value == "hold" else METER)
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_a_member_may_not_capture_release_extend_or_refund_even_their_own_job(store: BillingStore) -> None:
@@ -80,7 +81,7 @@ def test_the_meter_debits_for_a_member_who_may_spend_and_within_their_limit(stor
     # and someone who is no member is nobody the meter can charge
     for_stranger = debit(org.org_id, "stranger-1", "stranger-job")
     assert (for_stranger.status, for_stranger.code) == (404, "not_found")
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_the_meter_refunds_a_failed_job_once(store: BillingStore) -> None:

@@ -63,6 +63,15 @@ POSTINGS: Mapping[EntryType, tuple[Account, Account]] = {
 }
 
 
+# A signed adjustment may also run the other way: credits taken back, org:available -> platform:issued.
+REVERSIBLE = frozenset({EntryType.ADJUSTMENT})
+
+
+def allowed_postings(entry_type: EntryType) -> set[tuple[Account, Account]]:
+    debited, credited = POSTINGS[entry_type]
+    return {(debited, credited), *([(credited, debited)] if entry_type in REVERSIBLE else [])}
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     """`lots`: signed change of each lot's remaining credits. `sources`: which lots the credits of a

@@ -852,7 +852,7 @@ class BillingStore:
         job_id: str,
         idem: Idem,
         now: datetime,
-        service: str | None = None,
+        service: str,
     ) -> Outcome:
         """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted).
         A machine (`service`, its scope already checked) refunds on behalf of the member `actor`."""
@@ -910,15 +910,6 @@ class BillingStore:
                 "entries": [entry_json(e) for e in entries],
             }
             tx = Tx(self._connection)
-            if service is None:
-                refund_roles = [role.value for role in roles_with(Permission.REFUND)] or ["-"]
-                tx.check(
-                    "member",
-                    MemberItem,
-                    org_pk(org_id),
-                    f"MEMBER#{actor}",
-                    MemberItem.role.is_in(*refund_roles),
-                )
             tx.update(
                 "job",
                 JobItem(org_pk(org_id), f"JOB#{job_id}"),
@@ -933,8 +924,6 @@ class BillingStore:
             try:
                 tx.run()
             except TxCancelled as exc:
-                if "member" in exc.failed:
-                    self._check_membership(org_id, actor or "", Permission.REFUND)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
                 self._backoff(exc)  # refunded meanwhile, or charged again: look again
