@@ -39,6 +39,8 @@ WORDS = {
     Permission.MANAGE_MEMBERS: "members, invites, settings",
     Permission.TRANSFER: "transfers",
     Permission.READ_METERS: "read meters",
+    Permission.UPLOAD: "upload",
+    Permission.DELETE_MEDIA: "media deletion",
 }
 
 
