@@ -15,7 +15,7 @@ from act3_billing.observability import logger
 app = make_resolver()
 
 
-@app.get("/plans")
+@app.get("/plans", summary="The plan catalog: prices, monthly credits, rollover caps and the upgrade order")
 def list_plans() -> PlansResponse:
     return services.plans(default_catalog())
 
