@@ -1,15 +1,34 @@
-"""Starting a billing cycle: the old monthly allowance rolls into the bank (cut to the plan's cap,
-the excess forfeited), bank lots past their six-cycle life expire, and the new allowance is granted."""
+"""Billing cycles (SPEC §4, §12): what happens at a boundary, and when an org is next due.
+
+Starting a cycle: the old monthly allowance rolls into the bank (cut to the plan's cap, the excess
+forfeited), bank lots past their six-cycle life expire, and the new allowance is granted.
+
+Which boundary comes next is decided here too (`scheduled_boundary`, `upgrade_boundary`,
+`archive_boundary`, `paid_boundary`): the plan that applies (a pending downgrade takes effect),
+whether the schedule grants the allowance (free plans) or the payment does (paid plans), the cap
+(none on entering or staying in archive: nothing is forfeited there), whether the existing bank is
+cut (only when a downgrade takes effect), the trial's end, and the org's status.
+"""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from act3_billing.domain.ledger import EntryType
-from act3_billing.domain.lots import Lot, LotKind, Wallet, bank_lot_id, monthly_lot_id
+from act3_billing.domain.lots import Lot, LotKind, Wallet, WalletStatus, bank_lot_id, monthly_lot_id
+from act3_billing.domain.plans import Catalog, Plan
 
 BANK_LIFETIME_CYCLES = 6
+ARCHIVE_PLAN = "archive"
+TRIAL_PLAN = "starter_trial"
+DUE_SHARDS = 16
+BANK_ALERT_AHEAD = timedelta(days=7)
+TRIAL_ALERT_AHEAD = timedelta(days=14)
+# A paid period starting this close to the current cycle's start is that cycle (Stripe's clock and
+# ours differ by the webhook's delay, never by more).
+SAME_CYCLE = timedelta(hours=1)
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -43,9 +62,13 @@ def plan_new_cycle(
     cycle_start: datetime,
     cycle_end: datetime,
     allowance: int,
-    rollover_cap: int,
+    rollover_cap: int | None,
     now: datetime,
+    cut_existing: bool = True,
+    bank_expires_at: datetime | None = None,
 ) -> CyclePlan:
+    """`rollover_cap` None: no cap (archive). `cut_existing`: an existing bank over the cap is cut too
+    (a downgrade taking effect); otherwise only the new bank lot is cut to fit."""
     plan = CyclePlan()
     # Lots whose life is over leave (one entry for all of them); emptied lots are dropped.
     expired = {
@@ -79,11 +102,12 @@ def plan_new_cycle(
         bank_total = sum(lot.remaining for lot in bank)
         # The new bank lot is cut to fit the cap; a bank already over it (after a downgrade) is cut
         # too, its soonest-expiring credits first.
-        banked = min(old.remaining, max(0, rollover_cap - bank_total))
+        cap = bank_total + old.remaining if rollover_cap is None else rollover_cap
+        banked = min(old.remaining, max(0, cap - bank_total))
         forfeit: dict[str, int] = {}
         if old.remaining - banked:
             forfeit[old.lot_id] = -(old.remaining - banked)
-        over = bank_total - rollover_cap
+        over = bank_total - cap if cut_existing else 0
         for lot in sorted(bank, key=Lot.spend_key):
             if over <= 0:
                 break
@@ -98,7 +122,7 @@ def plan_new_cycle(
                 remaining=banked,
                 granted=banked,
                 created_at=now,
-                expires_at=add_months(wallet.cycle_end, BANK_LIFETIME_CYCLES),
+                expires_at=bank_expires_at or add_months(wallet.cycle_end, BANK_LIFETIME_CYCLES),
                 label=f"rolled over from cycle {wallet.cycle_id}",
             )
             plan.new_lots.append(new_bank)
@@ -113,7 +137,7 @@ def plan_new_cycle(
                     EntryType.FORFEIT,
                     -sum(forfeit.values()),
                     forfeit,
-                    f"over the rollover cap of {rollover_cap}",
+                    f"over the rollover cap of {cap}",
                 )
             )
     if allowance:
@@ -131,3 +155,184 @@ def plan_new_cycle(
             PlannedEntry(EntryType.GRANT_MONTHLY, allowance, {monthly.lot_id: allowance}, monthly.label)
         )
     return plan
+
+
+# ---- which boundary, and when an org is next due ----------------------------------------------------
+
+
+def cycle_id_for(start: datetime) -> str:
+    return start.strftime("%Y%m%dT%H%M%SZ")
+
+
+def anchored_end(anchor: datetime, after: datetime) -> datetime:
+    """The first anchor + k months strictly after `after` (cycles keep their anchor's day of month)."""
+    k = max((after.year - anchor.year) * 12 + after.month - anchor.month - 1, 1)
+    while (end := add_months(anchor, k)) <= after:
+        k += 1
+    return end
+
+
+def granted_by_schedule(plan: Plan) -> bool:
+    """Free plans get their allowance from the schedule; paid plans from the payment (`invoice.paid`)."""
+    return plan.price_cents == 0
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """A cycle start: the new cycle, the plan state after it, and how the rollover is cut."""
+
+    cycle_id: str
+    cycle_start: datetime
+    cycle_end: datetime
+    anchor: datetime
+    plan_id: str
+    allowance: int  # granted in the same transaction (0: nothing, or the payment grants it later)
+    rollover_cap: int | None
+    cut_existing: bool
+    generation_enabled: bool
+    status: WalletStatus
+    archived_at: datetime | None
+    trial_ends_at: datetime | None
+    bank_expires_at: datetime
+
+    @property
+    def grants(self) -> bool:
+        return self.allowance > 0
+
+
+def _trial_live(plan: Plan, trial_ends_at: datetime | None, at: datetime) -> bool:
+    return not plan.trial_months or (trial_ends_at is not None and at < trial_ends_at)
+
+
+def _boundary(
+    wallet: Wallet,
+    catalog: Catalog,
+    *,
+    plan_id: str,
+    start: datetime,
+    end: datetime,
+    anchor: datetime,
+    grant: bool,
+    downgrade: bool = False,
+    archived_at: datetime | None = None,
+) -> Boundary:
+    plan = catalog.get(plan_id)
+    archive = plan_id == ARCHIVE_PLAN
+    trial_live = _trial_live(plan, wallet.trial_ends_at, start)
+    status = WalletStatus.ARCHIVED if archive else WalletStatus.ACTIVE
+    if not archive and wallet.status is WalletStatus.PAST_DUE and plan_id == wallet.plan_id:
+        status = WalletStatus.PAST_DUE  # only the payment ends that
+    return Boundary(
+        cycle_id=cycle_id_for(start),
+        cycle_start=start,
+        cycle_end=end,
+        anchor=anchor,
+        plan_id=plan_id,
+        allowance=(plan.monthly_credits or 0) if grant and trial_live else 0,
+        rollover_cap=None if archive or wallet.plan_id == ARCHIVE_PLAN else plan.rollover_cap,
+        cut_existing=downgrade,
+        generation_enabled=plan.generation and trial_live and not archive,
+        status=status,
+        archived_at=(archived_at or wallet.archived_at or start) if archive else None,
+        trial_ends_at=wallet.trial_ends_at,
+        bank_expires_at=_bank_expiry(wallet),
+    )
+
+
+def _bank_expiry(wallet: Wallet) -> datetime:
+    """The lot banked from the ending cycle n expires at the end of cycle n + 6 (on the anchor's day)."""
+    anchor = wallet.anchor or wallet.cycle_start
+    end = wallet.cycle_end
+    for _ in range(BANK_LIFETIME_CYCLES):
+        end = anchored_end(anchor, end)
+    return end
+
+
+def scheduled_boundary(wallet: Wallet, catalog: Catalog) -> Boundary:
+    """The boundary at the wallet's cycle end: a pending plan change takes effect; free plans are
+    granted here, paid plans wait for their payment."""
+    plan_id = wallet.pending_plan_id or wallet.plan_id
+    anchor = wallet.anchor or wallet.cycle_start
+    old_cap = catalog.get(wallet.plan_id).rollover_cap
+    new_cap = catalog.get(plan_id).rollover_cap
+    return _boundary(
+        wallet,
+        catalog,
+        plan_id=plan_id,
+        start=wallet.cycle_end,
+        end=anchored_end(anchor, wallet.cycle_end),
+        anchor=anchor,
+        grant=granted_by_schedule(catalog.get(plan_id)),
+        downgrade=plan_id != wallet.plan_id and (new_cap or 0) < (old_cap or 0),
+    )
+
+
+def upgrade_boundary(wallet: Wallet, catalog: Catalog, plan_id: str, now: datetime) -> Boundary:
+    """A plan change that takes effect at once: a new cycle anchored now (re-upgrade from archive too)."""
+    return _boundary(
+        wallet,
+        catalog,
+        plan_id=plan_id,
+        start=now,
+        end=add_months(now, 1),
+        anchor=now,
+        grant=granted_by_schedule(catalog.get(plan_id)),
+    )
+
+
+def archive_boundary(wallet: Wallet, catalog: Catalog, now: datetime) -> Boundary:
+    """Entering archive at once: a new (empty) cycle; every lot stays and keeps expiring."""
+    return _boundary(
+        wallet,
+        catalog,
+        plan_id=ARCHIVE_PLAN,
+        start=now,
+        end=add_months(now, 1),
+        anchor=now,
+        grant=False,
+        archived_at=now,
+    )
+
+
+def paid_boundary(
+    wallet: Wallet, catalog: Catalog, plan_id: str, period_start: datetime, period_end: datetime
+) -> Boundary:
+    """A paid period that starts a new cycle (the payment came before the schedule, or an upgrade's
+    payment before the plan change): its allowance is granted in the same transaction."""
+    return _boundary(
+        wallet,
+        catalog,
+        plan_id=plan_id,
+        start=period_start,
+        end=period_end,
+        anchor=period_start,
+        grant=True,
+        downgrade=plan_id == wallet.pending_plan_id and plan_id != wallet.plan_id,
+    )
+
+
+def trial_activation(now: datetime, plan: Plan) -> tuple[datetime, datetime, datetime]:
+    """A trial's first cycle and its end start when its credits become usable (SPEC §12)."""
+    return now, add_months(now, 1), add_months(now, plan.trial_months or 0)
+
+
+def due_shard(org_id: str) -> str:
+    return f"DUE#{zlib.crc32(org_id.encode()) % DUE_SHARDS}"
+
+
+def next_due(wallet: Wallet, now: datetime) -> datetime:
+    """When the schedule next has something to do for the org: its cycle end, or earlier a notice
+    (bank credits expiring within 7 days, the trial ending within 14 days)."""
+    candidates = [wallet.cycle_end]
+    if any(lot.kind is LotKind.BANK and lot.remaining for lot in wallet.lots):
+        candidates.append(wallet.cycle_end - BANK_ALERT_AHEAD)
+    if wallet.trial_ends_at is not None and wallet.plan_id == TRIAL_PLAN:
+        candidates.append(wallet.trial_ends_at - TRIAL_ALERT_AHEAD)
+    upcoming = [c for c in candidates if c > now]
+    return min(upcoming) if upcoming else wallet.cycle_end
+
+
+def due_key(org_id: str, due: datetime) -> tuple[str, str]:
+    from act3_billing.domain.times import iso
+
+    return due_shard(org_id), f"{iso(due)}#{org_id}"

@@ -14,10 +14,11 @@ class LotKind(StrEnum):
     MONTHLY = "monthly"
     BANK = "bank"
     GRANT = "grant"
+    TRANSFER = "transfer"  # credits moved in from another org: spent in the grants' place, never capped
     PACK = "pack"
 
 
-_KIND_RANK = {LotKind.MONTHLY: 0, LotKind.BANK: 1, LotKind.GRANT: 2, LotKind.PACK: 3}
+_KIND_RANK = {LotKind.MONTHLY: 0, LotKind.BANK: 1, LotKind.GRANT: 2, LotKind.TRANSFER: 2, LotKind.PACK: 3}
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -65,8 +66,18 @@ def plan_draw(lots: Iterable[Lot], amount: int, now: datetime) -> dict[str, int]
     )
 
 
+class WalletStatus(StrEnum):
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    ARCHIVED = "archived"
+
+
 @dataclass(frozen=True)
 class Wallet:
+    """An org's lots and its plan state. The cycle runs [cycle_start, cycle_end); cycles are anchored on
+    `anchor` (cycle k ends at anchor + k months). `granted_cycle` is the cycle whose monthly allowance
+    was granted (once, by the schedule or by the payment); `pending_plan_id` takes effect at cycle_end."""
+
     org_id: str
     plan_id: str
     cycle_id: str
@@ -77,6 +88,12 @@ class Wallet:
     generation_enabled: bool = True
     monthly_allowance: int = 0
     lots_version: int = 0
+    status: WalletStatus = WalletStatus.ACTIVE
+    pending_plan_id: str | None = None
+    archived_at: datetime | None = None
+    anchor: datetime | None = None
+    trial_ends_at: datetime | None = None
+    granted_cycle: str | None = None
     lots_by_id: Mapping[str, Lot] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ Never trusted alone: every transaction built from a view conditions on what the 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from act3_billing.domain.lots import Lot, Wallet
@@ -67,15 +68,4 @@ def _replace_remaining(lot: Lot, remaining: int) -> Lot:
 
 
 def _with_lots(view: Wallet, lots: tuple[Lot, ...]) -> Wallet:
-    return Wallet(
-        org_id=view.org_id,
-        plan_id=view.plan_id,
-        cycle_id=view.cycle_id,
-        cycle_start=view.cycle_start,
-        cycle_end=view.cycle_end,
-        lots=lots,
-        held=view.held,
-        generation_enabled=view.generation_enabled,
-        monthly_allowance=view.monthly_allowance,
-        lots_version=view.lots_version,
-    )
+    return dataclasses.replace(view, lots=lots)

@@ -2,11 +2,11 @@
 
 | item        | pk           | sk                      |
 | ----------- | ------------ | ----------------------- |
-| wallet      | ORG#{org}    | WALLET                  |
+| wallet      | ORG#{org}    | WALLET                  |  gsi1: DUE#{shard} / {due at}#{org}
 | member      | ORG#{org}    | MEMBER#{user}           |  gsi1: USER#{user} / ORG#{org}
 | ledger      | ORG#{org}    | LEDGER#{time}#{entry}   |  gsi1: ORG#{org}#JOB#{job} / sk
 | idempotency | ORG#{org}    | IDEM#{key}              |
-| hold        | ORG#{org}    | HOLD#{hold}             |
+| hold        | ORG#{org}    | HOLD#{hold}             |  gsi1 (open only): HOLDDUE#{shard} / {expiry}#{org}#{hold}
 | quote       | ORG#{org}    | QUOTE#{quote}           |
 | job charges | ORG#{org}    | JOB#{job}               |
 | org         | ORG#{org}    | ORG                     |
@@ -57,6 +57,24 @@ class _ByUser(GlobalSecondaryIndex["MemberItem"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class _ByDue(GlobalSecondaryIndex["WalletItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class _OpenHolds(GlobalSecondaryIndex["HoldItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class _ByToken(GlobalSecondaryIndex["InviteItem"]):
     class Meta:
         index_name = "gsi1"
@@ -84,6 +102,17 @@ class WalletItem(_Item):
     generation_enabled = BooleanAttribute(default=True)
     monthly_allowance = NumberAttribute(default=0)
     created_at = UnicodeAttribute()
+    # Plan state and the cycle schedule (store/cycles.py): absent on wallets made before them.
+    status = UnicodeAttribute(null=True)
+    pending_plan_id = UnicodeAttribute(null=True)
+    archived_at = UnicodeAttribute(null=True)
+    anchor = UnicodeAttribute(null=True)
+    trial_ends_at = UnicodeAttribute(null=True)
+    granted_cycle = UnicodeAttribute(null=True)
+    # The due index: gsi1pk `DUE#{shard}`, gsi1sk `{due instant}#{org}` (when the schedule next looks).
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_due = _ByDue()
 
 
 class MemberItem(_Item):
@@ -190,6 +219,10 @@ class HoldItem(_Item):
     job_id = UnicodeAttribute(null=True)
     actor = UnicodeAttribute(null=True)
     cycle_id = UnicodeAttribute(null=True)
+    # Open holds only (removed when a hold closes): gsi1pk `HOLDDUE#{shard}`, gsi1sk `{expiry}#{org}#{hold}`.
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_expiry = _OpenHolds()
 
 
 class QuoteItem(_Item):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from act3_billing.domain.holds import Hold, HoldStatus
 from act3_billing.domain.ledger import Account, EntryType, LedgerEntry
-from act3_billing.domain.lots import Lot, LotKind, Wallet
+from act3_billing.domain.lots import Lot, LotKind, Wallet, WalletStatus
 from act3_billing.domain.roles import Membership, Role
 from act3_billing.domain.times import iso, parse_iso
 from act3_billing.store.models import HoldItem, LedgerItem, MemberItem, WalletItem, org_pk
@@ -59,7 +60,17 @@ def wallet_from_item(item: WalletItem) -> Wallet:
         generation_enabled=bool(item.generation_enabled),
         monthly_allowance=int(item.monthly_allowance or 0),
         lots_version=int(item.lots_version or 0),
+        status=WalletStatus(item.status or WalletStatus.ACTIVE.value),
+        pending_plan_id=item.pending_plan_id,
+        archived_at=_instant(item.archived_at),
+        anchor=_instant(item.anchor),
+        trial_ends_at=_instant(item.trial_ends_at),
+        granted_cycle=item.granted_cycle,
     )
+
+
+def _instant(text: str | None) -> datetime | None:
+    return parse_iso(text) if text else None
 
 
 def ledger_item(entry: LedgerEntry) -> LedgerItem:

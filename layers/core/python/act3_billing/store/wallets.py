@@ -23,7 +23,6 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 
-from act3_billing.domain.cycles import plan_new_cycle
 from act3_billing.domain.errors import (
     AlreadyRefunded,
     Conflict,
@@ -283,73 +282,34 @@ class BillingStore:
         plan_id: str | None = None,
         generation_enabled: bool | None = None,
     ) -> Outcome:
-        """The monthly grant of a cycle: rolls the old allowance into the bank, expires dead lots,
-        grants the new allowance. Idempotent by the cycle id."""
-        idem = Idem(key=f"cycle:{cycle_id}", operation="grant_monthly", fingerprint=f"{cycle_id}:{allowance}")
-        for _ in range(MAX_ATTEMPTS):
-            wallet = self.wallet(org_id)
-            plan = plan_new_cycle(
+        """A cycle with explicit bounds and allowance (seeds, tests); the schedule's boundaries are
+        decided by `act3_billing.cycles`. Idempotent by the cycle id."""
+        from act3_billing.store import cycles
+
+        return cycles.start_cycle(
+            self,
+            org_id,
+            boundary_of=lambda wallet: cycles.legacy_boundary(
                 wallet,
                 cycle_id=cycle_id,
                 cycle_start=cycle_start,
                 cycle_end=cycle_end,
                 allowance=allowance,
                 rollover_cap=rollover_cap,
-                now=now,
-            )
-            entries = [
-                LedgerEntry(
-                    entry_id=new_id("le", now),
-                    org_id=org_id,
-                    type=p.type,
-                    amount=p.amount,
-                    created_at=now,
-                    lots=p.lots,
-                    actor=SYSTEM_ACTOR,
-                    idempotency_key=idem.key,
-                    memo=p.memo,
-                )
-                for p in plan.entries
-            ]
-            actions: list[Action] = [
-                WalletItem.cycle_id.set(cycle_id),
-                WalletItem.cycle_start.set(iso(cycle_start)),
-                WalletItem.cycle_end.set(iso(cycle_end)),
-                WalletItem.monthly_allowance.set(allowance),
-                WalletItem.lots_version.add(1),
-            ]
-            if plan_id:
-                actions.append(WalletItem.plan_id.set(plan_id))
-            if generation_enabled is not None:
-                actions.append(WalletItem.generation_enabled.set(generation_enabled))
-            condition = WalletItem.lots_version == wallet.lots_version
-            for lot_id, expected in plan.removed_lots.items():
-                actions.append(WalletItem.lots[lot_id].remove())
-                condition &= WalletItem.lots[lot_id]["remaining"] == expected
-            for lot_id, (expected, after) in plan.cut_lots.items():
-                actions.append(WalletItem.lots[lot_id]["remaining"].set(after))
-                condition &= WalletItem.lots[lot_id]["remaining"] == expected
-            for lot in plan.new_lots:
-                actions.append(WalletItem.lots[lot.lot_id].set(lot_to_map(lot)))
-            body = {
-                "cycle_id": cycle_id,
-                "entries": [entry_json(e) for e in entries],
-            }
-            tx = Tx(self._connection)
-            tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
-            add_idem(tx, org_id, idem, body, now)
-            for entry in entries:
-                tx.put("ledger", ledger_item(entry))
-            try:
-                tx.run()
-            except TxCancelled as exc:
-                if "idem" in exc.failed:
-                    return replay(org_id, idem)
-                self._backoff(exc)
-                continue
-            self._cache.drop(org_id)
-            return Outcome(body)
-        raise Conflict("the wallet kept changing; retry")
+                plan_id=plan_id,
+                generation_enabled=generation_enabled,
+            ),
+            idem=Idem(key=f"cycle:{cycle_id}", operation="grant_monthly", fingerprint=f"{cycle_id}:{allowance}"),
+            now=now,
+        )
+
+    def forget(self, org_id: str) -> None:
+        """Drop this process's view of the org's wallet (its lots changed elsewhere)."""
+        self._cache.drop(org_id)
+
+    def cached(self, org_id: str) -> Wallet | None:
+        """This process's view of the wallet, as of its last read or spend (what alerts are judged on)."""
+        return self._cache.get(org_id)
 
     def add_lot(
         self,
