@@ -204,3 +204,117 @@ class S3EventPump:
                     log.exception("%s failed on an S3 event", function)
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
+
+
+class SqsPump:
+    """Delivers SQS messages to the functions subscribed to their queues, as Lambda's event source
+    mapping does: batches of up to `BatchSize` records; what the function reports in
+    `batchItemFailures` (or the whole batch when it raises) stays on the queue and comes back after
+    its visibility timeout. Also logs every event on the project's buses (through a rule per bus
+    that targets a local log queue), so the local stack shows them."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        subscriptions: list[tuple[str, str, int, bool]],  # (function, queue url, batch size, partial)
+        invoke: Callable[[str, dict[str, Any]], Any],
+        bus_log_queue: str | None = None,
+    ):
+        self.sqs = client("sqs", endpoint)
+        self.subscriptions = subscriptions
+        self.invoke = invoke
+        self.bus_log_queue = bus_log_queue
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="act3-sqs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                drained = self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("SQS poll failed")
+                drained = 0
+            if not drained:
+                self._stop.wait(0.3)
+
+    def poll_once(self) -> int:
+        drained = 0
+        for function, url, batch_size, partial in self.subscriptions:
+            drained += self._deliver(function, url, batch_size, partial)
+        if self.bus_log_queue:
+            reply = self.sqs.receive_message(QueueUrl=self.bus_log_queue, MaxNumberOfMessages=10)
+            for message in reply.get("Messages", []):
+                event = json.loads(message["Body"])
+                log.info("bus event %s: %s", event.get("detail-type"), json.dumps(event.get("detail")))
+                self.sqs.delete_message(QueueUrl=self.bus_log_queue, ReceiptHandle=message["ReceiptHandle"])
+                drained += 1
+        return drained
+
+    def _deliver(self, function: str, url: str, batch_size: int, partial: bool) -> int:
+        reply = self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(batch_size, 10),
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+        )
+        messages = reply.get("Messages", [])
+        if not messages:
+            return 0
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{url.rsplit('/', 1)[-1]}"
+        event = {"Records": [sqs_record(m, arn) for m in messages]}
+        failed: set[str] = set()
+        try:
+            result = self.invoke(function, event)
+            if partial and isinstance(result, dict):
+                failed = {str(f.get("itemIdentifier")) for f in result.get("batchItemFailures") or []}
+        except Exception:
+            log.exception("%s failed on an SQS batch; the batch stays on the queue", function)
+            failed = {m["MessageId"] for m in messages}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One SQS message as Lambda's event source mapping hands it to a function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes") or {},
+        "messageAttributes": message.get("MessageAttributes") or {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+BUS_LOG_QUEUE = "act3-bus-log-local"
+
+
+def route_buses_to_log(stack: Stack, endpoint: str) -> str | None:
+    """A rule on each of the project's buses sending every event to a local queue the pump logs."""
+    if not stack.buses:
+        return None
+    sqs = client("sqs", endpoint)
+    events = client("events", endpoint)
+    url = str(sqs.create_queue(QueueName=BUS_LOG_QUEUE)["QueueUrl"])
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{BUS_LOG_QUEUE}"
+    for bus in stack.buses:
+        events.put_rule(
+            Name="act3-local-log", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]})
+        )
+        events.put_targets(Rule="act3-local-log", EventBusName=bus, Targets=[{"Id": "log", "Arn": arn}])
+    return url

@@ -94,6 +94,7 @@ class LocalStack:
         self.server: ApiServer | None = None
         self.scheduler: Scheduler | None = None
         self.pump: resources.S3EventPump | None = None
+        self.sqs_pump: resources.SqsPump | None = None
         self.info: dict[str, Any] = {}
         self._stopped = threading.Event()
 
@@ -185,6 +186,24 @@ class LocalStack:
                 {s.id: s.function for s in stack.s3},
             )
             self.pump.start()
+        bus_log = resources.route_buses_to_log(stack, moto.endpoint)
+        if stack.sqs or bus_log:
+            sqs = resources.client("sqs", moto.endpoint)
+            self.sqs_pump = resources.SqsPump(
+                moto.endpoint,
+                [
+                    (
+                        s.function,
+                        sqs.get_queue_url(QueueName=s.queue)["QueueUrl"],
+                        s.batch_size,
+                        s.report_failures,
+                    )
+                    for s in stack.sqs
+                ],
+                self.runtime.invoke,
+                bus_log,
+            )
+            self.sqs_pump.start()
 
         declared = set(environment).union(*(f.environment for f in stack.functions.values()))
         function_env = {k: v for k, v in os.environ.items() if k in declared}
@@ -306,7 +325,7 @@ class LocalStack:
         self._stopped.set()
 
     def stop(self) -> None:
-        for part in (self.pump, self.scheduler):
+        for part in (self.pump, self.sqs_pump, self.scheduler):
             if part is not None:
                 part.stop()
         if self.server is not None:

@@ -125,6 +125,14 @@ class S3Subscription:
 
 
 @dataclass
+class SqsSubscription:
+    function: str
+    queue: str  # physical queue name
+    batch_size: int
+    report_failures: bool  # FunctionResponseTypes has ReportBatchItemFailures
+
+
+@dataclass
 class Function:
     logical_id: str
     code_dir: Path
@@ -175,6 +183,7 @@ class Stack:
     buses: list[str]
     queues: list[str]
     jwt: Jwt | None
+    sqs: list[SqsSubscription] = field(default_factory=list)
 
 
 class Resolver:
@@ -385,6 +394,7 @@ def parse(path: Path, parameters: dict[str, str] | None = None) -> Stack:
     routes: list[Route] = []
     schedules: list[Schedule] = []
     s3: list[S3Subscription] = []
+    sqs: list[SqsSubscription] = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
@@ -446,6 +456,17 @@ def parse(path: Path, parameters: dict[str, str] | None = None) -> Stack:
                         input=json.loads(raw_input) if isinstance(raw_input, str) else raw_input,
                         enabled=enabled,
                         rule_arn=f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{STACK_NAME}-{logical_id}-{event_name}",
+                    )
+                )
+            elif etype == "SQS":
+                queue_arn = str(resolver.resolve(eprops.get("Queue")))
+                sqs.append(
+                    SqsSubscription(
+                        function=logical_id,
+                        queue=queue_arn.rsplit(":", 1)[-1],
+                        batch_size=int(eprops.get("BatchSize", 10)),
+                        report_failures="ReportBatchItemFailures"
+                        in (eprops.get("FunctionResponseTypes") or []),
                     )
                 )
             elif etype == "S3":
@@ -512,4 +533,5 @@ def parse(path: Path, parameters: dict[str, str] | None = None) -> Stack:
         buses=buses,
         queues=queues,
         jwt=jwt,
+        sqs=sqs,
     )

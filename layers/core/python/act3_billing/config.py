@@ -21,6 +21,8 @@ class Settings(BaseModel):
     clock_file: Path | None = None
     mail_from: str = "ACT 3 AI Billing <billing@act3.ai>"
     app_url: str = "https://app.act3.ai"
+    event_bus_name: str = "act3-billing-events"
+    cycle_queue_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,6 +32,8 @@ class Settings(BaseModel):
             clock_file=os.environ.get("ACT3_CLOCK_FILE") or None,
             mail_from=os.environ.get("MAIL_FROM") or "ACT 3 AI Billing <billing@act3.ai>",
             app_url=os.environ.get("APP_URL") or "https://app.act3.ai",
+            event_bus_name=os.environ.get("EVENT_BUS_NAME") or "act3-billing-events",
+            cycle_queue_url=os.environ.get("CYCLE_QUEUE_URL") or None,
         )
 
 

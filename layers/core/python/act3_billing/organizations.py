@@ -78,17 +78,13 @@ def ensure_personal_org(ctx: OrgContext) -> str:
         ctx.caller.identity_provider == LINKEDIN
         and wallet.plan_id == TRIAL_PLAN
         and not wallet.monthly_allowance
+        and wallet.trial_ends_at is None
     ):
-        ctx.store.start_cycle(
-            org.org_id,
-            cycle_id=wallet.cycle_id,
-            cycle_start=wallet.cycle_start,
-            cycle_end=wallet.cycle_end,
-            allowance=plan.monthly_credits or 0,
-            rollover_cap=plan.rollover_cap or 0,
-            now=ctx.now,
-            generation_enabled=True,
-        )
+        # The trial's first cycle and its six months start now, however late this sign-in is.
+        from act3_billing.cycles import activate_trial
+        from act3_billing.store.cycles import CycleStore
+
+        activate_trial(CycleStore(ctx.store), org.org_id, ctx.now, catalog=ctx.catalog)
     return org.org_id
 
 

@@ -26,6 +26,7 @@ from act3_billing.http import models as m
 from act3_billing.http.caller import Caller
 
 if TYPE_CHECKING:
+    from act3_billing.notifications import Notifier
     from act3_billing.store.idempotency import Idem, Outcome
     from act3_billing.store.wallets import BillingStore
 
@@ -39,10 +40,30 @@ class Context:
     now: datetime
     catalog: Catalog
     rate_card: RateCard
+    notifier: Notifier | None = None
 
 
-def context(store: BillingStore, caller: Caller, now: datetime) -> Context:
-    return Context(store, caller, now, default_catalog(), load_rate_card())
+def context(store: BillingStore, caller: Caller, now: datetime, notifier: Notifier | None = None) -> Context:
+    return Context(store, caller, now, default_catalog(), load_rate_card(), notifier)
+
+
+def alert_after_spend(ctx: Context, org_id: str, result: Outcome) -> Outcome:
+    """After a committed debit, hold, extension or capture: the monthly-usage thresholds this
+    instance's view of the wallet is past, each delivered once (act3_billing.notifications)."""
+    from act3_billing.notifications import notify_quietly, usage_alerts
+
+    view = ctx.store.cached(org_id)
+    if view is None or result.replayed:
+        return result
+    alerts = usage_alerts(view)
+    if alerts:
+        if ctx.notifier is None:
+            from act3_billing import runtime
+
+            notify_quietly(runtime.notifier(), alerts, ctx.now)
+        else:
+            notify_quietly(ctx.notifier, alerts, ctx.now)
+    return result
 
 
 def idem(key: str | None, operation: str, caller: Caller, payload: Any) -> Idem:
@@ -289,15 +310,19 @@ def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -
         priced = price(ctx, request.usage)
         amount, version, quote_ref = priced.credits, priced.rate_card_version, None
     try:
-        return ctx.store.debit(
+        return alert_after_spend(
+            ctx,
             org_id,
-            actor=ctx.caller.user_id,
-            amount=amount,
-            job_id=request.job_id,
-            idem=token,
-            now=ctx.now,
-            rate_card_version=version,
-            quote=quote_ref,
+            ctx.store.debit(
+                org_id,
+                actor=ctx.caller.user_id,
+                amount=amount,
+                job_id=request.job_id,
+                idem=token,
+                now=ctx.now,
+                rate_card_version=version,
+                quote=quote_ref,
+            ),
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None
@@ -318,16 +343,20 @@ def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | Non
         quote_ref = QuoteRef(request.quote_id, amount)
     ttl = timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else DEFAULT_HOLD_TTL
     try:
-        return ctx.store.place_hold(
+        return alert_after_spend(
+            ctx,
             org_id,
-            actor=ctx.caller.user_id,
-            amount=amount,
-            job_id=request.job_id,
-            expires_at=ctx.now + ttl,
-            idem=token,
-            now=ctx.now,
-            quote=quote_ref,
-            rate_card_version=ctx.rate_card.version,
+            ctx.store.place_hold(
+                org_id,
+                actor=ctx.caller.user_id,
+                amount=amount,
+                job_id=request.job_id,
+                expires_at=ctx.now + ttl,
+                idem=token,
+                now=ctx.now,
+                quote=quote_ref,
+                rate_card_version=ctx.rate_card.version,
+            ),
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None
@@ -341,14 +370,18 @@ def extend_hold(
     # Before the hold is read: a stranger learns nothing about it (closed, expired, or there at all).
     ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
     try:
-        return ctx.store.extend_hold(
+        return alert_after_spend(
+            ctx,
             org_id,
-            actor=ctx.caller.user_id,
-            hold_id=hold_id,
-            more=request.credits,
-            expires_at=expires,
-            idem=token,
-            now=ctx.now,
+            ctx.store.extend_hold(
+                org_id,
+                actor=ctx.caller.user_id,
+                hold_id=hold_id,
+                more=request.credits,
+                expires_at=expires,
+                idem=token,
+                now=ctx.now,
+            ),
         )
     except InsufficientCredits as exc:
         raise with_options(ctx, exc) from None

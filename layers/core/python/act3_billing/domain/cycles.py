@@ -218,7 +218,11 @@ def _boundary(
 ) -> Boundary:
     plan = catalog.get(plan_id)
     archive = plan_id == ARCHIVE_PLAN
-    trial_live = _trial_live(plan, wallet.trial_ends_at, start)
+    trial_ends_at = wallet.trial_ends_at
+    if trial_ends_at is None and plan.trial_months and wallet.monthly_allowance:
+        # A trial activated before its end was recorded: it started with the wallet's first cycle.
+        trial_ends_at = add_months(wallet.anchor or wallet.cycle_start, plan.trial_months)
+    trial_live = _trial_live(plan, trial_ends_at, start)
     status = WalletStatus.ARCHIVED if archive else WalletStatus.ACTIVE
     if not archive and wallet.status is WalletStatus.PAST_DUE and plan_id == wallet.plan_id:
         status = WalletStatus.PAST_DUE  # only the payment ends that
@@ -234,7 +238,7 @@ def _boundary(
         generation_enabled=plan.generation and trial_live and not archive,
         status=status,
         archived_at=(archived_at or wallet.archived_at or start) if archive else None,
-        trial_ends_at=wallet.trial_ends_at,
+        trial_ends_at=trial_ends_at,
         bank_expires_at=_bank_expiry(wallet),
     )
 

@@ -21,6 +21,7 @@ MAX_HOLD_TTL = timedelta(days=7)
 class HoldStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
+    EXPIRED = "expired"  # released by the expiry sweep: a capture after it answers 410, as before it
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class Hold:
         return self.amount - self.captured - self.released
 
     def require_open(self, now: datetime) -> None:
+        if self.status is HoldStatus.EXPIRED:
+            raise HoldExpired(
+                f"hold {self.hold_id} expired at {self.expires_at.isoformat()}", hold_id=self.hold_id
+            )
         if self.status != HoldStatus.OPEN:
             raise HoldNotOpen(f"hold {self.hold_id} is {self.status}", hold_id=self.hold_id)
         if now >= self.expires_at:

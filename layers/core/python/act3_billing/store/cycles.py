@@ -133,8 +133,8 @@ class CycleStore:
             for p in plan.entries
         ]
         lots = {lot.lot_id: lot for lot in wallet.lots if lot.lot_id not in plan.removed_lots}
-        for lot_id, (_, after) in plan.cut_lots.items():
-            lots[lot_id] = dataclasses.replace(lots[lot_id], remaining=after)
+        for lot_id, (_, left) in plan.cut_lots.items():
+            lots[lot_id] = dataclasses.replace(lots[lot_id], remaining=left)
         lots.update({lot.lot_id: lot for lot in plan.new_lots})
         granted = boundary.cycle_id if boundary.grants else wallet.granted_cycle
         after = dataclasses.replace(
@@ -166,7 +166,9 @@ class CycleStore:
             WalletItem.anchor.set(iso(boundary.anchor)),
             _set_or_remove(WalletItem.pending_plan_id, pending_plan_id),
             _set_or_remove(WalletItem.archived_at, iso(after.archived_at) if after.archived_at else None),
-            _set_or_remove(WalletItem.trial_ends_at, iso(after.trial_ends_at) if after.trial_ends_at else None),
+            _set_or_remove(
+                WalletItem.trial_ends_at, iso(after.trial_ends_at) if after.trial_ends_at else None
+            ),
             _set_or_remove(WalletItem.granted_cycle, granted),
             *_due_actions(org_id, after, now),
         ]
@@ -295,7 +297,10 @@ class CycleStore:
         item = WalletItem(org_pk(wallet.org_id), WALLET_SK)
         try:
             item.update(
-                actions=[_set_or_remove(WalletItem.pending_plan_id, plan_id), *_due_actions(wallet.org_id, after, now)],
+                actions=[
+                    _set_or_remove(WalletItem.pending_plan_id, plan_id),
+                    *_due_actions(wallet.org_id, after, now),
+                ],
                 condition=WalletItem.cycle_id == wallet.cycle_id,
             )
         except UpdateError as exc:
@@ -309,7 +314,10 @@ class CycleStore:
         """Move the org in the due index (after a notice); a no-op if the cycle moved on meanwhile."""
         item = WalletItem(org_pk(wallet.org_id), WALLET_SK)
         try:
-            item.update(actions=_due_actions(wallet.org_id, wallet, now), condition=WalletItem.cycle_id == wallet.cycle_id)
+            item.update(
+                actions=_due_actions(wallet.org_id, wallet, now),
+                condition=WalletItem.cycle_id == wallet.cycle_id,
+            )
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise

@@ -6,12 +6,13 @@
 | member      | ORG#{org}    | MEMBER#{user}           |  gsi1: USER#{user} / ORG#{org}
 | ledger      | ORG#{org}    | LEDGER#{time}#{entry}   |  gsi1: ORG#{org}#JOB#{job} / sk
 | idempotency | ORG#{org}    | IDEM#{key}              |
-| hold        | ORG#{org}    | HOLD#{hold}             |  gsi1 (open only): HOLDDUE#{shard} / {expiry}#{org}#{hold}
+| hold        | ORG#{org}    | HOLD#{hold}             |  gsi1 (open): HOLDDUE#{shard} / {expiry}#{org}#{hold}
 | quote       | ORG#{org}    | QUOTE#{quote}           |
 | job charges | ORG#{org}    | JOB#{job}               |
 | org         | ORG#{org}    | ORG                     |
 | invite      | ORG#{org}    | INVITE#{invite}         |  gsi1: INVITE#{hash of token} / ORG#{org}#{invite}
 | user        | USER#{user}  | PROFILE                 |
+| alert sent  | ORG#{org}    | ALERT#{period}#{kind}#{threshold} |
 """
 
 from __future__ import annotations
@@ -266,3 +267,19 @@ def bind(table_name: str, region: str, host: str | None = None) -> Connection:
         model.Meta.host = host
         model._connection = None
     return Connection(region=region, host=host, max_retry_attempts=2)
+
+
+class AlertItem(_Item):
+    """The "sent" marker of a threshold alert, `ORG#{org}` / `ALERT#{period}#{kind}#{threshold}`: put
+    once under `attribute_not_exists` (whoever puts it delivers), then marked sent."""
+
+    org_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    threshold = UnicodeAttribute()
+    period = UnicodeAttribute()
+    claimed_at = UnicodeAttribute()
+    sent_at = UnicodeAttribute(null=True)
+    expires_ttl = TTLAttribute(null=True)
+
+
+MODELS = (*MODELS, AlertItem)

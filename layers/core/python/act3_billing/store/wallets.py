@@ -43,6 +43,7 @@ from act3_billing.domain.orgs import MemberLimitExceeded
 from act3_billing.domain.roles import Membership, Permission, Role, roles_with
 from act3_billing.domain.times import iso
 from act3_billing.store.cache import WalletCache, shared_cache
+from act3_billing.store.cycles import hold_due_key
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay, replays
 from act3_billing.store.models import (
     WALLET_SK,
@@ -299,7 +300,9 @@ class BillingStore:
                 plan_id=plan_id,
                 generation_enabled=generation_enabled,
             ),
-            idem=Idem(key=f"cycle:{cycle_id}", operation="grant_monthly", fingerprint=f"{cycle_id}:{allowance}"),
+            idem=Idem(
+                key=f"cycle:{cycle_id}", operation="grant_monthly", fingerprint=f"{cycle_id}:{allowance}"
+            ),
             now=now,
         )
 
@@ -502,6 +505,8 @@ class BillingStore:
                     job_id=job_id,
                     actor=actor,
                     cycle_id=view.cycle_id,
+                    gsi1pk=hold_due_key(org_id, hold_id, expires_at)[0],
+                    gsi1sk=hold_due_key(org_id, hold_id, expires_at)[1],
                 ),
                 HoldItem.pk.does_not_exist(),
             )
@@ -562,6 +567,7 @@ class BillingStore:
                 [
                     HoldItem.amount.add(more),
                     HoldItem.expires_at.set(iso(new_expiry)),
+                    HoldItem.gsi1sk.set(hold_due_key(org_id, hold_id, new_expiry)[1]),
                     HoldItem.draws.set(
                         HoldItem.draws.append([{"lot": k, "amount": v} for k, v in draw.items()])
                     ),
@@ -638,7 +644,10 @@ class BillingStore:
         tx.update(
             "hold",
             HoldItem(org_pk(org_id), f"HOLD#{hold.hold_id}"),
-            [HoldItem.expires_at.set(iso(expires_at))],
+            [
+                HoldItem.expires_at.set(iso(expires_at)),
+                HoldItem.gsi1sk.set(hold_due_key(org_id, hold.hold_id, expires_at)[1]),
+            ],
             (HoldItem.status == HoldStatus.OPEN.value) & (HoldItem.expires_at > iso(now)),
         )
         add_idem(tx, org_id, idem, body, now)
@@ -666,9 +675,12 @@ class BillingStore:
         idem: Idem,
         now: datetime,
         check_member: bool = True,
+        expiring: bool = False,
     ) -> Outcome:
         """Capture `capture` credits of a hold; when `final`, release the rest to the lots it came from
-        (credits whose lot has expired or gone meanwhile expire, recorded)."""
+        (credits whose lot has expired or gone meanwhile expire, recorded). `expiring`: the sweep
+        releasing a hold past its expiry (it ends `expired`)."""
+        closed = HoldStatus.EXPIRED if expiring else HoldStatus.CLOSED
         give_back_limit = True
         for _ in range(MAX_ATTEMPTS):
             hold = self.hold(org_id, hold_id)
@@ -731,7 +743,12 @@ class BillingStore:
                 )
             hold_actions: list[Action] = [HoldItem.captured.add(capture)] if capture else []
             if final:
-                hold_actions += [HoldItem.released.add(rest), HoldItem.status.set(HoldStatus.CLOSED.value)]
+                hold_actions += [
+                    HoldItem.released.add(rest),
+                    HoldItem.status.set(closed.value),
+                    HoldItem.gsi1pk.remove(),
+                    HoldItem.gsi1sk.remove(),
+                ]
             hold_condition = (
                 (HoldItem.status == HoldStatus.OPEN.value)
                 & (HoldItem.captured == hold.captured)
@@ -740,6 +757,8 @@ class BillingStore:
             )
             if capture:
                 hold_condition &= HoldItem.expires_at > iso(now)
+            if expiring:
+                hold_condition &= HoldItem.expires_at <= iso(now)
             returning, wallet_condition = _return_to_lots(wallet, live, now)
             wallet_actions: list[Action] = [WalletItem.held.add(-(capture + rest)), *returning]
             wallet_condition &= WalletItem.held >= capture + rest
@@ -750,7 +769,7 @@ class BillingStore:
                 hold.captured + capture,
                 hold.released + rest,
                 hold.draws,
-                HoldStatus.CLOSED if final else HoldStatus.OPEN,
+                closed if final else HoldStatus.OPEN,
                 hold.expires_at,
                 hold.created_at,
                 hold.job_id,
