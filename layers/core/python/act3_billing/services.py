@@ -11,9 +11,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from act3_billing.domain.errors import InsufficientCredits, NotFound, ValidationFailed
+from act3_billing.domain.errors import (
+    DomainError,
+    GenerationDisabled,
+    InsufficientCredits,
+    NotFound,
+    ValidationFailed,
+)
 from act3_billing.domain.holds import DEFAULT_HOLD_TTL
 from act3_billing.domain.ids import new_id
 from act3_billing.domain.lots import LotKind, Wallet
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from act3_billing.store.wallets import BillingStore
 
 QUOTE_TTL = timedelta(minutes=15)
+E = TypeVar("E", bound=DomainError)
 
 
 @dataclass(frozen=True)
@@ -116,12 +123,15 @@ def options_out(options: OutOfCreditOptions) -> m.OptionsOut:
     )
 
 
-def with_options(ctx: Context, error: InsufficientCredits) -> InsufficientCredits:
-    """A 402 carries the same out-of-credit options as a quote."""
+def with_options(ctx: Context, error: E) -> E:
+    """A 402 carries the same out-of-credit options as a quote; a refusal to generate (trial ended,
+    archive) carries the upgrade."""
     plan_id = str(error.extra.get("plan_id", ""))
     shortfall = int(error.extra.get("shortfall", 0))
+    can_generate = not isinstance(error, GenerationDisabled)
     if plan_id and "options" not in error.extra:
-        error.extra["options"] = m.dump(options_out(out_of_credit_options(ctx.catalog, plan_id, shortfall)))
+        options = out_of_credit_options(ctx.catalog, plan_id, shortfall, can_generate=can_generate)
+        error.extra["options"] = m.dump(options_out(options))
     return error
 
 
@@ -149,8 +159,8 @@ def plans(catalog: Catalog) -> m.PlansResponse:
     return m.PlansResponse(plans=out, upgrade_order=list(catalog.upgrade_order))
 
 
-def balance_of(wallet: Wallet, now: datetime) -> m.BalanceResponse:
-    def lots(kind: LotKind) -> list[m.LotOut]:
+def balance_of(wallet: Wallet, now: datetime, held_expired: int = 0) -> m.BalanceResponse:
+    def lots(*kinds: LotKind) -> list[m.LotOut]:
         return [
             m.LotOut(
                 lot_id=lot.lot_id,
@@ -160,7 +170,7 @@ def balance_of(wallet: Wallet, now: datetime) -> m.BalanceResponse:
                 label=lot.label,
             )
             for lot in sorted(wallet.lots, key=lambda x: x.spend_key())
-            if lot.kind is kind and lot.live_at(now)
+            if lot.kind in kinds and lot.live_at(now)
         ]
 
     monthly = wallet.current_monthly()
@@ -178,17 +188,29 @@ def balance_of(wallet: Wallet, now: datetime) -> m.BalanceResponse:
             cycle_end=iso(wallet.cycle_end),
         ),
         bank=lots(LotKind.BANK),
-        grants=lots(LotKind.GRANT),
+        grants=lots(LotKind.GRANT, LotKind.TRANSFER),
         packs=lots(LotKind.PACK),
         held=wallet.held,
         spendable=wallet.spendable(now),
         as_of=iso(now),
+        held_expired=held_expired,
+        status=wallet.status.value,
+        pending_plan_id=wallet.pending_plan_id,
+        archived_at=iso(wallet.archived_at) if wallet.archived_at else None,
+        trial_ends_at=iso(wallet.trial_ends_at) if wallet.trial_ends_at else None,
     )
 
 
 def balance(ctx: Context, org_id: str) -> m.BalanceResponse:
     ctx.store.require(org_id, ctx.caller.user_id, Permission.READ_METERS)
-    return balance_of(ctx.store.wallet(org_id), ctx.now)
+    wallet = ctx.store.wallet(org_id)
+    held_expired = 0
+    if wallet.held:
+        from act3_billing.store.cycles import CycleStore
+
+        # Until the sweep releases them, expired holds' credits show apart, never as spendable.
+        held_expired = CycleStore(ctx.store).held_expired(org_id, ctx.now)
+    return balance_of(wallet, ctx.now, held_expired)
 
 
 def ledger(
@@ -253,7 +275,12 @@ def quote(ctx: Context, org_id: str, request: m.QuoteRequest) -> m.QuoteResponse
     options = None
     if not affordable:
         options = options_out(
-            out_of_credit_options(ctx.catalog, wallet.plan_id, max(priced.credits - before, 0))
+            out_of_credit_options(
+                ctx.catalog,
+                wallet.plan_id,
+                max(priced.credits - before, 0),
+                can_generate=wallet.generation_enabled,
+            )
         )
     # The id carries the price so a debit can condition on the stored quote without reading it first.
     quote_id = f"{new_id('qt', ctx.now)}-{priced.credits}"
@@ -299,7 +326,7 @@ def quoted_credits(quote_id: str) -> int:
 
 
 def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -> Outcome:
-    from act3_billing.store.wallets import QuoteRef
+    from act3_billing.store.quotes import QuoteRef
 
     token = idem(key, "debit", ctx.caller, request.model_dump(mode="json"))
     if request.quote_id is not None:
@@ -324,12 +351,12 @@ def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -
                 quote=quote_ref,
             ),
         )
-    except InsufficientCredits as exc:
+    except (InsufficientCredits, GenerationDisabled) as exc:
         raise with_options(ctx, exc) from None
 
 
 def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | None) -> Outcome:
-    from act3_billing.store.wallets import QuoteRef
+    from act3_billing.store.quotes import QuoteRef
 
     token = idem(key, "hold", ctx.caller, request.model_dump(mode="json"))
     quote_ref: QuoteRef | None = None
@@ -358,7 +385,7 @@ def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | Non
                 rate_card_version=ctx.rate_card.version,
             ),
         )
-    except InsufficientCredits as exc:
+    except (InsufficientCredits, GenerationDisabled) as exc:
         raise with_options(ctx, exc) from None
 
 
@@ -383,7 +410,7 @@ def extend_hold(
                 now=ctx.now,
             ),
         )
-    except InsufficientCredits as exc:
+    except (InsufficientCredits, GenerationDisabled) as exc:
         raise with_options(ctx, exc) from None
 
 

@@ -16,6 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from act3_billing.domain.errors import GenerationDisabled, TrialExpired
 from act3_billing.domain.ledger import EntryType
 from act3_billing.domain.lots import Lot, LotKind, Wallet, WalletStatus, bank_lot_id, monthly_lot_id
 from act3_billing.domain.plans import Catalog, Plan
@@ -340,3 +341,15 @@ def due_key(org_id: str, due: datetime) -> tuple[str, str]:
     from act3_billing.domain.times import iso
 
     return due_shard(org_id), f"{iso(due)}#{org_id}"
+
+
+def generation_refusal(wallet: Wallet, now: datetime) -> GenerationDisabled:
+    """Why a wallet that cannot generate refuses: its trial ended (`trial_expired`), or its plan."""
+    ends = wallet.trial_ends_at
+    if wallet.plan_id == TRIAL_PLAN and ends is not None and now >= ends:
+        return TrialExpired(
+            f"the starter trial ended at {ends.isoformat()}; upgrade to keep generating",
+            plan=wallet.plan_id,
+            trial_ended_at=ends.isoformat(),
+        )
+    return GenerationDisabled(f"generation is disabled on plan '{wallet.plan_id}'", plan=wallet.plan_id)

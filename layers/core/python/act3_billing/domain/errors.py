@@ -50,6 +50,11 @@ class GenerationDisabled(DomainError):
     title = "Generation is disabled on this plan"
 
 
+class TrialExpired(GenerationDisabled):
+    code = "trial_expired"
+    title = "The free trial has ended; upgrade to keep generating"
+
+
 class IdempotencyKeyReuse(DomainError):
     code = "idempotency_key_reuse"
     title = "Idempotency-Key already used with another request"

@@ -44,7 +44,11 @@ def pack_for(shortfall: int, rate_cents: Decimal, currency: str) -> PackOption:
     return PackOption(credits=credits, price_cents=int(price), currency=currency)
 
 
-def out_of_credit_options(catalog: Catalog, plan_id: str, shortfall: int) -> OutOfCreditOptions:
+def out_of_credit_options(
+    catalog: Catalog, plan_id: str, shortfall: int, *, can_generate: bool = True
+) -> OutOfCreditOptions:
+    """An org that cannot generate (trial ended, no LinkedIn sign-in, archive) is offered the upgrade,
+    never a pack: a pack would not let it generate."""
     nxt = catalog.next_plan(plan_id)
     upgrade = None
     if nxt is not None:
@@ -58,5 +62,6 @@ def out_of_credit_options(catalog: Catalog, plan_id: str, shortfall: int) -> Out
         )
     rate = catalog.pack_rate_cents(plan_id)
     plan = catalog.get(plan_id)
-    pack = pack_for(shortfall, rate, catalog.currency) if rate is not None and plan.generation else None
+    sells_pack = rate is not None and plan.generation and can_generate
+    pack = pack_for(shortfall, rate, catalog.currency) if sells_pack and rate is not None else None
     return OutOfCreditOptions(shortfall=shortfall, upgrade=upgrade, pack=pack)

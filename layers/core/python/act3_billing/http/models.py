@@ -231,6 +231,14 @@ class BalanceResponse(BaseModel):
     held: int
     spendable: int
     as_of: str
+    # Plan state and holds in time (issue 7).
+    held_expired: int = Field(
+        0, description="Part of `held` whose holds expired and are being released by the schedule"
+    )
+    status: str = Field("active", description="active, past_due or archived")
+    pending_plan_id: str | None = Field(None, description="The plan that takes effect at cycle_end")
+    archived_at: str | None = None
+    trial_ends_at: str | None = None
 
 
 class LedgerPage(BaseModel):

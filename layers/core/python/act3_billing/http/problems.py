@@ -20,6 +20,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "forbidden_role": 403,
     "shared_credits_disabled": 403,
     "generation_disabled": 403,
+    "trial_expired": 403,
     "not_found": 404,
     "wallet_not_found": 404,
     "nothing_to_refund": 404,

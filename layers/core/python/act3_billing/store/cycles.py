@@ -332,6 +332,14 @@ class CycleStore:
             ):
                 yield str(item.org_id)
 
+    def held_expired(self, org_id: str, now: datetime) -> int:
+        """Credits still held by the org's holds whose expiry passed (the sweep has not run yet)."""
+        shard, _ = hold_due_key(org_id, "", now)
+        items = HoldItem.by_expiry.query(
+            shard, HoldItem.gsi1sk <= _until(now), filter_condition=HoldItem.org_id == org_id
+        )
+        return sum(int(i.amount) - int(i.captured or 0) - int(i.released or 0) for i in items)
+
     def expired_holds(self, now: datetime, shards: range | None = None) -> Iterator[tuple[str, str]]:
         """(org id, hold id) of open holds whose expiry has passed, through the index."""
         for shard in shards or range(HOLD_SHARDS):

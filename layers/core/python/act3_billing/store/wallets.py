@@ -10,12 +10,11 @@ stale wallet leads to a fresh read and another attempt.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -23,6 +22,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 
+from act3_billing.domain.cycles import generation_refusal
 from act3_billing.domain.errors import (
     AlreadyRefunded,
     Conflict,
@@ -31,8 +31,6 @@ from act3_billing.domain.errors import (
     InsufficientCredits,
     NotFound,
     NothingToRefund,
-    QuoteExpired,
-    QuoteUsed,
     WalletMissing,
 )
 from act3_billing.domain.holds import Hold, HoldStatus, slice_draws
@@ -45,6 +43,7 @@ from act3_billing.domain.times import iso
 from act3_billing.store.cache import WalletCache, shared_cache
 from act3_billing.store.cycles import hold_due_key
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay, replays
+from act3_billing.store.limits import charge_entries, give_backs, refund_members
 from act3_billing.store.models import (
     WALLET_SK,
     HoldItem,
@@ -54,6 +53,14 @@ from act3_billing.store.models import (
     QuoteItem,
     WalletItem,
     org_pk,
+)
+from act3_billing.store.quotes import (
+    QuoteRef,
+    QuoteRepriced,
+    quote_item,
+    quote_refused,
+    save_quote,
+    use_quote,
 )
 from act3_billing.store.records import (
     entry_from_item,
@@ -69,14 +76,7 @@ from act3_billing.store.records import (
 from act3_billing.store.tx import Tx, TxCancelled
 
 MAX_ATTEMPTS = 40
-QUOTE_TTL_GRACE = timedelta(days=7)
 SYSTEM_ACTOR = "system"
-
-
-@dataclass(frozen=True)
-class QuoteRef:
-    quote_id: str
-    credits: int
 
 
 @dataclass
@@ -362,37 +362,11 @@ class BillingStore:
             return Outcome(body)
         raise Conflict("the wallet kept changing; retry")
 
-    def save_quote(
-        self,
-        org_id: str,
-        *,
-        quote_id: str,
-        credits: int,
-        breakdown: list[dict[str, Any]],
-        rate_card_version: str,
-        expires_at: datetime,
-        actor: str,
-        now: datetime,
-    ) -> None:
-        QuoteItem(
-            org_pk(org_id),
-            f"QUOTE#{quote_id}",
-            quote_id=quote_id,
-            org_id=org_id,
-            credits=credits,
-            breakdown=json.dumps(breakdown),
-            rate_card_version=rate_card_version,
-            expires_at=iso(expires_at),
-            created_at=iso(now),
-            actor=actor,
-            expires_ttl=expires_at + QUOTE_TTL_GRACE,
-        ).save()
+    def save_quote(self, org_id: str, **quote: Any) -> None:
+        save_quote(org_id, **quote)
 
     def quote(self, org_id: str, quote_id: str) -> QuoteItem:
-        try:
-            return QuoteItem.get(org_pk(org_id), f"QUOTE#{quote_id}", consistent_read=True)
-        except DoesNotExist:
-            raise NotFound(f"quote {quote_id} not found") from None
+        return quote_item(org_id, quote_id)
 
     # ---- spending -------------------------------------------------------------------------------
 
@@ -430,13 +404,13 @@ class BillingStore:
             ]
 
         def extra(tx: Tx, draw: dict[str, int], view: Wallet) -> None:
-            self._charge_job(tx, org_id, job_id, draw)
+            self._charge_job(tx, org_id, job_id, draw, actor, view.cycle_id)
             if quote is not None:
-                self._use_quote(tx, org_id, quote, idem, rate_card_version, now)
+                use_quote(tx, org_id, quote, idem, rate_card_version, now)
 
         def classify(failed: dict[str, str]) -> None:
             if "quote" in failed and quote is not None:
-                self._quote_refused(org_id, quote, rate_card_version)
+                quote_refused(org_id, quote, rate_card_version, now)
             if "job" in failed:
                 raise AlreadyRefunded(f"job {job_id} was refunded; charge it under a new job id")
 
@@ -454,7 +428,19 @@ class BillingStore:
                 "created_at": iso(now),
             },
         )
-        return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+        try:
+            return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+        except QuoteRepriced as repriced:  # once: the quote's version matches the second time
+            return self.debit(
+                org_id,
+                actor=actor,
+                amount=amount,
+                job_id=job_id,
+                idem=idem,
+                now=now,
+                rate_card_version=repriced.version,
+                quote=quote,
+            )
 
     @replays
     def place_hold(
@@ -511,11 +497,11 @@ class BillingStore:
                 HoldItem.pk.does_not_exist(),
             )
             if quote is not None:
-                self._use_quote(tx, org_id, quote, idem, rate_card_version or "", now)
+                use_quote(tx, org_id, quote, idem, rate_card_version or "", now)
 
         def classify(failed: dict[str, str]) -> None:
             if "quote" in failed and quote is not None:
-                self._quote_refused(org_id, quote, rate_card_version or "")
+                quote_refused(org_id, quote, rate_card_version or "", now)
 
         plan = _Plan(
             extra=extra,
@@ -538,7 +524,20 @@ class BillingStore:
             ],
             body=lambda draw: hold_json(hold_of(draw)),
         )
-        return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+        try:
+            return self._spend(org_id, actor=actor, amount=amount, idem=idem, now=now, plan=plan)
+        except QuoteRepriced as repriced:
+            return self.place_hold(
+                org_id,
+                actor=actor,
+                amount=amount,
+                job_id=job_id,
+                expires_at=expires_at,
+                idem=idem,
+                now=now,
+                quote=quote,
+                rate_card_version=repriced.version,
+            )
 
     @replays
     def extend_hold(
@@ -788,7 +787,7 @@ class BillingStore:
             tx.update("hold", HoldItem(org_pk(org_id), f"HOLD#{hold_id}"), hold_actions, hold_condition)
             tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), wallet_actions, wallet_condition)
             if capture and hold.job_id:
-                self._charge_job(tx, org_id, hold.job_id, captured_slice)
+                self._charge_job(tx, org_id, hold.job_id, captured_slice, hold.actor, hold.cycle_id)
             add_idem(tx, org_id, idem, body, now)
             for entry in entries:
                 tx.put("ledger", ledger_item(entry))
@@ -837,7 +836,9 @@ class BillingStore:
 
     @replays
     def refund_job(self, org_id: str, *, actor: str, job_id: str, idem: Idem, now: datetime) -> Outcome:
-        """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted)."""
+        """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted),
+        and gives the credits back to the spenders' monthly limits of this cycle."""
+        give_back = True
         for _ in range(MAX_ATTEMPTS):
             try:
                 job = JobItem.get(org_pk(org_id), f"JOB#{job_id}", consistent_read=True)
@@ -890,10 +891,8 @@ class BillingStore:
                 "entries": [entry_json(e) for e in entries],
             }
             tx = Tx(self._connection)
-            refund_roles = [role.value for role in roles_with(Permission.REFUND)]
-            tx.check(
-                "member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", MemberItem.role.is_in(*refund_roles)
-            )
+            give = give_backs(charges, wallet.cycle_id) if give_back else {}
+            refund_members(tx, org_id, actor, give, wallet.cycle_id)
             tx.update(
                 "job",
                 JobItem(org_pk(org_id), f"JOB#{job_id}"),
@@ -912,6 +911,7 @@ class BillingStore:
                     self._check_membership(org_id, actor, Permission.REFUND)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
+                give_back = give_back and not ({"member", "give_back"} & exc.failed.keys())
                 self._backoff(exc)  # refunded meanwhile, or charged again: look again
                 continue
             self._cache.drop(org_id)
@@ -923,7 +923,7 @@ class BillingStore:
         self, org_id: str, *, to_org_id: str, actor: str, amount: int, idem: Idem, now: datetime
     ) -> Outcome:
         """Moves credits to another org in one transaction: the lots leave in spending order and arrive
-        with their expiry (a monthly allowance arrives as a grant expiring when that cycle ends)."""
+        as `transfer` lots with their expiry (spent in the grants' place, never capped)."""
         transfer_id = new_id("xfer", now)
         for _ in range(MAX_ATTEMPTS):
             source = self.wallet(org_id)
@@ -939,11 +939,10 @@ class BillingStore:
             arriving = []
             for n, (lot_id, credits) in enumerate(draw.items()):
                 lot = source.lots_by_id[lot_id]
-                kind = LotKind.GRANT if lot.kind is LotKind.MONTHLY else lot.kind
                 arriving.append(
                     Lot(
                         f"xfer#{transfer_id}#{n}",
-                        kind,
+                        LotKind.TRANSFER,  # keeps its expiry, spent in the grants' place, never capped
                         credits,
                         credits,
                         now,
@@ -1022,39 +1021,16 @@ class BillingStore:
     # ---- internals -------------------------------------------------------------------------------
 
     @staticmethod
-    def _use_quote(
-        tx: Tx, org_id: str, quote: QuoteRef, idem: Idem, rate_card_version: str, now: datetime
+    def _charge_job(
+        tx: Tx, org_id: str, job_id: str, draw: dict[str, int], by: str | None, cycle: str | None
     ) -> None:
-        """A quote is honoured once, at its price, while it is valid: the transaction marks it used."""
-        tx.update(
-            "quote",
-            QuoteItem(org_pk(org_id), f"QUOTE#{quote.quote_id}"),
-            [QuoteItem.used_by.set(idem.key)],
-            QuoteItem.pk.exists()
-            & (QuoteItem.credits == quote.credits)
-            & (QuoteItem.rate_card_version == rate_card_version)
-            & (QuoteItem.expires_at > iso(now))
-            & QuoteItem.used_by.does_not_exist(),
-        )
-
-    def _quote_refused(self, org_id: str, quote: QuoteRef, rate_card_version: str) -> None:
-        item = self.quote(org_id, quote.quote_id)
-        if int(item.credits) != quote.credits:
-            raise NotFound(f"quote {quote.quote_id} not found")
-        if item.used_by:
-            raise QuoteUsed(f"quote {quote.quote_id} was already used")
-        if item.rate_card_version != rate_card_version:
-            raise QuoteExpired(f"the rate card changed since quote {quote.quote_id}; quote again")
-        raise QuoteExpired(f"quote {quote.quote_id} expired at {item.expires_at}")
-
-    @staticmethod
-    def _charge_job(tx: Tx, org_id: str, job_id: str, draw: dict[str, int]) -> None:
-        """Record what the job was charged, lot by lot, in the charging transaction itself."""
+        """Record what the job was charged, lot by lot, by whom and in which cycle, in the charging
+        transaction itself."""
         charges = JobItem.charges
         tx.update(
             "job",
             JobItem(org_pk(org_id), f"JOB#{job_id}"),
-            [charges.set((charges | []).append([{"lot": k, "n": v} for k, v in draw.items()]))],
+            [charges.set((charges | []).append(charge_entries(draw, by, cycle)))],
             JobItem.refunded_by.does_not_exist(),
         )
 
@@ -1068,9 +1044,7 @@ class BillingStore:
         for _ in range(MAX_ATTEMPTS):
             try:
                 if not view.generation_enabled:
-                    raise GenerationDisabled(
-                        f"generation is disabled on plan '{view.plan_id}'", plan=view.plan_id
-                    )
+                    raise generation_refusal(view, now)
                 draw = plan_draw(view.lots, amount, now)
             except (InsufficientCredits, GenerationDisabled) as exc:
                 if fresh:
