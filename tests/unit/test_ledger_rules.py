@@ -110,7 +110,8 @@ def test_a_downgrade_cuts_the_bank_to_the_new_cap_soonest_expiring_first() -> No
     )
     # Then nothing new is banked, the oldest bank lot goes first, and the forfeit is recorded
     assert not [lot for lot in plan.new_lots if lot.kind is LotKind.BANK]
-    assert plan.cut_lots == {"bank#old": (1_000, 0), "bank#new": (2_000, 1_600)}
+    assert plan.cut_lots == {"bank#new": (2_000, 1_600)}
+    assert plan.removed_lots["bank#old"] == 1_000  # emptied: it leaves the wallet
     forfeit = next(e for e in plan.entries if e.type is EntryType.FORFEIT)
     assert forfeit.amount == 100 + 1_000 + 400
     assert forfeit.lots == {"monthly#c1": -100, "bank#old": -1_000, "bank#new": -400}

@@ -95,52 +95,52 @@ def plan_new_cycle(
         }
     )
     old = wallet.current_monthly()
-    if old is not None and old.lot_id != monthly_lot_id(cycle_id):
+    rolling = old is not None and old.lot_id != monthly_lot_id(cycle_id)
+    left = old.remaining if old is not None and rolling else 0
+    if old is not None and rolling:
         plan.removed_lots[old.lot_id] = old.remaining
-        bank = [
-            lot for lot in wallet.lots if lot.kind is LotKind.BANK and lot.lot_id not in plan.removed_lots
-        ]
-        bank_total = sum(lot.remaining for lot in bank)
-        # The new bank lot is cut to fit the cap; a bank already over it (after a downgrade) is cut
-        # too, its soonest-expiring credits first.
-        cap = bank_total + old.remaining if rollover_cap is None else rollover_cap
-        banked = min(old.remaining, max(0, cap - bank_total))
-        forfeit: dict[str, int] = {}
-        if old.remaining - banked:
-            forfeit[old.lot_id] = -(old.remaining - banked)
-        over = bank_total - cap if cut_existing else 0
-        for lot in sorted(bank, key=Lot.spend_key):
-            if over <= 0:
-                break
-            cut = min(over, lot.remaining)
+    bank = [lot for lot in wallet.lots if lot.kind is LotKind.BANK and lot.lot_id not in plan.removed_lots]
+    bank_total = sum(lot.remaining for lot in bank)
+    # The new bank lot is cut to fit the cap; a bank already over it (a downgrade taking effect) is
+    # cut too, its soonest-expiring credits first. Transfer lots never count against the cap.
+    cap = bank_total + left if rollover_cap is None else rollover_cap
+    banked = min(left, max(0, cap - bank_total))
+    forfeit: dict[str, int] = {}
+    if old is not None and left - banked:
+        forfeit[old.lot_id] = -(left - banked)
+    over = bank_total - cap if cut_existing else 0
+    for lot in sorted(bank, key=Lot.spend_key):
+        if over <= 0:
+            break
+        cut = min(over, lot.remaining)
+        if cut == lot.remaining:
+            plan.removed_lots[lot.lot_id] = lot.remaining  # emptied lots leave the wallet
+        else:
             plan.cut_lots[lot.lot_id] = (lot.remaining, lot.remaining - cut)
-            forfeit[lot.lot_id] = -cut
-            over -= cut
-        if banked:
-            new_bank = Lot(
-                lot_id=bank_lot_id(wallet.cycle_id),
-                kind=LotKind.BANK,
-                remaining=banked,
-                granted=banked,
-                created_at=now,
-                expires_at=bank_expires_at or add_months(wallet.cycle_end, BANK_LIFETIME_CYCLES),
-                label=f"rolled over from cycle {wallet.cycle_id}",
+        forfeit[lot.lot_id] = -cut
+        over -= cut
+    if old is not None and banked:
+        new_bank = Lot(
+            lot_id=bank_lot_id(wallet.cycle_id),
+            kind=LotKind.BANK,
+            remaining=banked,
+            granted=banked,
+            created_at=now,
+            expires_at=bank_expires_at or add_months(wallet.cycle_end, BANK_LIFETIME_CYCLES),
+            label=f"rolled over from cycle {wallet.cycle_id}",
+        )
+        plan.new_lots.append(new_bank)
+        plan.entries.append(
+            PlannedEntry(
+                EntryType.ROLLOVER, banked, {old.lot_id: -banked, new_bank.lot_id: banked}, new_bank.label
             )
-            plan.new_lots.append(new_bank)
-            plan.entries.append(
-                PlannedEntry(
-                    EntryType.ROLLOVER, banked, {old.lot_id: -banked, new_bank.lot_id: banked}, new_bank.label
-                )
+        )
+    if forfeit:
+        plan.entries.append(
+            PlannedEntry(
+                EntryType.FORFEIT, -sum(forfeit.values()), forfeit, f"over the rollover cap of {cap}"
             )
-        if forfeit:
-            plan.entries.append(
-                PlannedEntry(
-                    EntryType.FORFEIT,
-                    -sum(forfeit.values()),
-                    forfeit,
-                    f"over the rollover cap of {cap}",
-                )
-            )
+        )
     if allowance:
         monthly = Lot(
             lot_id=monthly_lot_id(cycle_id),
