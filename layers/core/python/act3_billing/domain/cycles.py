@@ -329,8 +329,11 @@ def next_due(wallet: Wallet, now: datetime) -> datetime:
     """When the schedule next has something to do for the org: its cycle end, or earlier a notice
     (bank credits expiring within 7 days, the trial ending within 14 days)."""
     candidates = [wallet.cycle_end]
-    if any(lot.kind is LotKind.BANK and lot.remaining for lot in wallet.lots):
-        candidates.append(wallet.cycle_end - BANK_ALERT_AHEAD)
+    bank_expiries = [
+        lot.expires_at for lot in wallet.lots if lot.kind is LotKind.BANK and lot.remaining and lot.expires_at
+    ]
+    if bank_expiries:
+        candidates.append(min(bank_expiries) - BANK_ALERT_AHEAD)
     if wallet.trial_ends_at is not None and wallet.plan_id == TRIAL_PLAN:
         candidates.append(wallet.trial_ends_at - TRIAL_ALERT_AHEAD)
     upcoming = [c for c in candidates if c > now]
