@@ -94,6 +94,7 @@ class Wallet:
     anchor: datetime | None = None
     trial_ends_at: datetime | None = None
     granted_cycle: str | None = None
+    due_at: datetime | None = None  # when the schedule next looks at the org (None: never)
     lots_by_id: Mapping[str, Lot] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

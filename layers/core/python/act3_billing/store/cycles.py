@@ -68,10 +68,18 @@ class Committed:
     wallet: Wallet | None
 
 
-def _due_actions(org_id: str, wallet: Wallet, now: datetime) -> list[Action]:
+def due_after(wallet: Wallet, now: datetime) -> datetime | None:
+    """When the schedule should next look at the org; None when never (archived, nothing left)."""
     if wallet.status is WalletStatus.ARCHIVED and not wallet.lots:
+        return None
+    return next_due(wallet, now)
+
+
+def _due_actions(org_id: str, wallet: Wallet, now: datetime) -> list[Action]:
+    due = due_after(wallet, now)
+    if due is None:
         return [WalletItem.gsi1pk.remove(), WalletItem.gsi1sk.remove()]  # nothing left to roll
-    pk, sk = due_key(org_id, next_due(wallet, now))
+    pk, sk = due_key(org_id, due)
     return [WalletItem.gsi1pk.set(pk), WalletItem.gsi1sk.set(sk)]
 
 
@@ -203,7 +211,7 @@ class CycleStore:
                 return Committed(replay(org_id, idem), None)
             return None
         self._billing.forget(org_id)
-        return Committed(Outcome(body), after)
+        return Committed(Outcome(body), dataclasses.replace(after, due_at=due_after(after, now)))
 
     def grant_current(
         self,
@@ -287,7 +295,7 @@ class CycleStore:
                 return Committed(replay(org_id, idem), None)
             return None
         self._billing.forget(org_id)
-        return Committed(Outcome(body), after)
+        return Committed(Outcome(body), dataclasses.replace(after, due_at=due_after(after, now)))
 
     # ---- plan state without a boundary ----------------------------------------------------------
 
@@ -308,10 +316,13 @@ class CycleStore:
                 return None
             raise
         self._billing.forget(wallet.org_id)
-        return after
+        return dataclasses.replace(after, due_at=due_after(after, now))
 
     def set_due(self, wallet: Wallet, now: datetime) -> None:
-        """Move the org in the due index (after a notice); a no-op if the cycle moved on meanwhile."""
+        """Move the org in the due index (after a notice); a no-op if the cycle moved on meanwhile, or
+        when it is where it should be already (a duplicate message: not even a request)."""
+        if wallet.due_at == due_after(wallet, now):
+            return
         item = WalletItem(org_pk(wallet.org_id), WALLET_SK)
         try:
             item.update(

@@ -66,6 +66,7 @@ def wallet_from_item(item: WalletItem) -> Wallet:
         anchor=_instant(item.anchor),
         trial_ends_at=_instant(item.trial_ends_at),
         granted_cycle=item.granted_cycle,
+        due_at=_instant(item.gsi1sk.split("#", 1)[0]) if item.gsi1sk else None,
     )
 
 
