@@ -54,9 +54,11 @@ def test_every_org_rolls_exactly_once_per_cycle_when_runs_overlap(ddb_store: Bil
     end = T0 + timedelta(days=92)  # the last run is on Jan 31, after every org's second boundary
     with ThreadPoolExecutor(max_workers=8) as pool:
         while now < end:
-            passes = list(pool.map(lambda _: cycles.due_messages(cycle_store, "cycles", now), range(2)))
+            passes = list(
+                pool.map(lambda _, at=now: cycles.due_messages(cycle_store, "cycles", at), range(2))
+            )
             messages = [m for batch in passes for m in batch if m["org_id"] in mine]
-            list(pool.map(lambda m: cycles.run_message(cycle_store, m, now), messages))
+            list(pool.map(lambda m, at=now: cycles.run_message(cycle_store, m, at), messages))
             last, now = now, now + timedelta(days=1)
 
     # Then each org started exactly the two cycles whose boundaries passed, each granted once

@@ -24,7 +24,7 @@ from act3_billing.domain.plans import Catalog, Plan
 BANK_LIFETIME_CYCLES = 6
 ARCHIVE_PLAN = "archive"
 TRIAL_PLAN = "starter_trial"
-DUE_SHARDS = 16
+DUE_SHARDS = 8  # the due index is spread over this many partitions; the scheduler queries them all
 BANK_ALERT_AHEAD = timedelta(days=7)
 TRIAL_ALERT_AHEAD = timedelta(days=14)
 # A paid period starting this close to the current cycle's start is that cycle (Stripe's clock and
@@ -173,6 +173,16 @@ def anchored_end(anchor: datetime, after: datetime) -> datetime:
     return end
 
 
+def _new_cycle_id(current: str, start: datetime) -> str:
+    """The id of a cycle starting at `start`; a second cycle starting in the same second as the
+    current one (an upgrade, then archive at once) gets a suffix: cycle ids never repeat."""
+    cycle_id = cycle_id_for(start)
+    base, _, n = current.partition(".")
+    if base == cycle_id:
+        return f"{cycle_id}.{int(n or 1) + 1}"
+    return cycle_id
+
+
 def granted_by_schedule(plan: Plan) -> bool:
     """Free plans get their allowance from the schedule; paid plans from the payment (`invoice.paid`)."""
     return plan.price_cents == 0
@@ -228,7 +238,7 @@ def _boundary(
     if not archive and wallet.status is WalletStatus.PAST_DUE and plan_id == wallet.plan_id:
         status = WalletStatus.PAST_DUE  # only the payment ends that
     return Boundary(
-        cycle_id=cycle_id_for(start),
+        cycle_id=_new_cycle_id(wallet.cycle_id, start),
         cycle_start=start,
         cycle_end=end,
         anchor=anchor,

@@ -100,6 +100,13 @@ class Wallet:
     def __post_init__(self) -> None:
         object.__setattr__(self, "lots_by_id", {lot.lot_id: lot for lot in self.lots})
 
+    def can_generate(self, now: datetime) -> bool:
+        """Generation is on, and a trial's six months have not run out (before the schedule turns it off)."""
+        trial_over = (
+            self.trial_ends_at is not None and self.plan_id == "starter_trial" and now >= self.trial_ends_at
+        )
+        return self.generation_enabled and not trial_over
+
     def spendable(self, now: datetime) -> int:
         return sum(lot.remaining for lot in self.lots if lot.live_at(now))
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pynamodb.attributes import Attribute
 from pynamodb.exceptions import UpdateError
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 
 SYSTEM_ACTOR = "system"
 MAX_ATTEMPTS = 20
-HOLD_SHARDS = 16
+HOLD_SHARDS = 8
+T = TypeVar("T")
 
 
 def hold_due_key(org_id: str, hold_id: str, expires_at: datetime) -> tuple[str, str]:
@@ -336,15 +338,20 @@ class CycleStore:
     # ---- the indexes the schedules query --------------------------------------------------------
 
     def due_orgs(self, now: datetime, shards: range | None = None) -> Iterator[str]:
-        """Org ids due at or before `now`, shard by shard, through the index (never a scan)."""
-        for shard in shards or range(DUE_SHARDS):
-            for item in WalletItem.by_due.query(
-                f"DUE#{shard}", WalletItem.gsi1sk <= _until(now), attributes_to_get=["org_id", "gsi1sk"]
-            ):
-                yield str(item.org_id)
+        """Org ids due at or before `now`, through the index (never a scan), all shards at once."""
+
+        def shard(n: int) -> list[str]:
+            items = WalletItem.by_due.query(
+                f"DUE#{n}", WalletItem.gsi1sk <= _until(now), attributes_to_get=["org_id", "gsi1sk"]
+            )
+            return [str(item.org_id) for item in items]
+
+        for found in _each_shard(shard, shards or range(DUE_SHARDS)):
+            yield from found
 
     def held_expired(self, org_id: str, now: datetime) -> int:
-        """Credits still held by the org's holds whose expiry passed (the sweep has not run yet)."""
+        """Credits still held by the org's holds whose expiry passed (the sweep has not run yet): its
+        shard of the expiry index, filtered to the org — only holds expired since the last sweep."""
         shard, _ = hold_due_key(org_id, "", now)
         items = HoldItem.by_expiry.query(
             shard, HoldItem.gsi1sk <= _until(now), filter_condition=HoldItem.org_id == org_id
@@ -353,11 +360,21 @@ class CycleStore:
 
     def expired_holds(self, now: datetime, shards: range | None = None) -> Iterator[tuple[str, str]]:
         """(org id, hold id) of open holds whose expiry has passed, through the index."""
-        for shard in shards or range(HOLD_SHARDS):
-            for item in HoldItem.by_expiry.query(
-                f"HOLDDUE#{shard}", HoldItem.gsi1sk <= _until(now), attributes_to_get=["org_id", "hold_id"]
-            ):
-                yield str(item.org_id), str(item.hold_id)
+
+        def shard(n: int) -> list[tuple[str, str]]:
+            items = HoldItem.by_expiry.query(
+                f"HOLDDUE#{n}", HoldItem.gsi1sk <= _until(now), attributes_to_get=["org_id", "hold_id"]
+            )
+            return [(str(item.org_id), str(item.hold_id)) for item in items]
+
+        for found in _each_shard(shard, shards or range(HOLD_SHARDS)):
+            yield from found
+
+
+def _each_shard(query: Callable[[int], list[T]], shards: range) -> Iterator[list[T]]:
+    """The shards' queries side by side (each is one round trip, or a few pages)."""
+    with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+        yield from pool.map(query, shards)
 
 
 def legacy_boundary(

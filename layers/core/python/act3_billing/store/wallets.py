@@ -928,7 +928,7 @@ class BillingStore:
         for _ in range(MAX_ATTEMPTS):
             source = self.wallet(org_id)
             self.wallet(to_org_id)  # a clear wallet_not_found when the target has none
-            if not source.generation_enabled:
+            if not source.can_generate(now):
                 # Archive (or a trial without LinkedIn): nothing can be spent, and moving out is spending.
                 raise GenerationDisabled(f"credits of plan '{source.plan_id}' cannot leave the organization")
             try:
@@ -1043,7 +1043,7 @@ class BillingStore:
             view = self.wallet(org_id)
         for _ in range(MAX_ATTEMPTS):
             try:
-                if not view.generation_enabled:
+                if not view.can_generate(now):
                     raise generation_refusal(view, now)
                 draw = plan_draw(view.lots, amount, now)
             except (InsufficientCredits, GenerationDisabled) as exc:
