@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from act3_local import dynamodb_local
-from tests.bench import init, store
+from tests.bench import cycles, init, store
 from tests.bench.counting import RequestCounter
 
 # Printed first, in this order; the details follow.
@@ -37,6 +37,8 @@ HEADLINE = (
     "boto3_import_ms",
     "init_ratio",
     "init_top_imports",
+    "rollover_requests_per_org",
+    "rollover_10000_orgs_wall_s",
     "counts",
 )
 
@@ -55,6 +57,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="interpreter the bench venv is built from (env ACT3_BENCH_PYTHON)",
     )
     parser.add_argument("--skip-init", action="store_true", help="leave out the cold-import timings")
+    parser.add_argument(
+        "--rollover-sample", type=int, default=200, help="orgs whose boundary requests are counted"
+    )
+    parser.add_argument(
+        "--rollover-orgs", type=int, default=10_000, help="due orgs of the timed schedule run"
+    )
+    parser.add_argument("--rollover-workers", type=int, default=16, help="parallel workers of that run")
+    parser.add_argument("--skip-rollover", action="store_true", help="leave out the cycle benchmarks")
     return parser.parse_args(argv)
 
 
@@ -103,6 +113,13 @@ def store_benchmarks(args: argparse.Namespace, result: dict[str, Any]) -> None:
         result["multi_lot"] = multi
 
         result.update(store.contention(bench, args.threads, args.per_thread, args.warmup, args.rounds))
+
+        if not args.skip_rollover:
+            result.update(
+                cycles.measure(
+                    bench.store, counter, args.rollover_sample, args.rollover_orgs, args.rollover_workers
+                )
+            )
     counter.uninstall()
     if not counter.clients:
         raise RuntimeError("no DynamoDB client was hooked: the request counts are meaningless")
