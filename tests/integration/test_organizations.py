@@ -316,7 +316,7 @@ def test_owner_of_both_orgs_transfers_credits_with_their_expiry(store: BillingSt
     target_wallet = store.wallet(target.org_id)
     assert target_wallet.total() == 800
     arrived = [lot for lot in target_wallet.lots if lot.lot_id.startswith("xfer#")]
-    assert [(lot.kind.value, lot.remaining) for lot in arrived] == [("grant", 300)]
+    assert [(lot.kind.value, lot.remaining) for lot in arrived] == [("transfer", 300)]
     assert arrived[0].expires_at == store.wallet(source.org_id).cycle_end  # the monthly lot's expiry
     assert store.reconcile(source.org_id).ok and store.reconcile(target.org_id).ok
     too_much = transfer(source.org_id, source.owner, target.org_id, 5000, "t2")
