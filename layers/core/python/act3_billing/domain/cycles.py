@@ -167,7 +167,7 @@ def cycle_id_for(start: datetime) -> str:
 
 def anchored_end(anchor: datetime, after: datetime) -> datetime:
     """The first anchor + k months strictly after `after` (cycles keep their anchor's day of month)."""
-    k = max((after.year - anchor.year) * 12 + after.month - anchor.month - 1, 1)
+    k = max((after.year - anchor.year) * 12 + after.month - anchor.month - 1, 0)
     while (end := add_months(anchor, k)) <= after:
         k += 1
     return end
