@@ -12,14 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from act3_billing import cycles
-from act3_billing.domain.cycles import add_months, cycle_id_for, due_key
 from act3_billing.domain.ledger import EntryType, LedgerEntry
-from act3_billing.domain.lots import Lot, LotKind
-from act3_billing.domain.times import iso
 from act3_billing.store.cycles import CycleStore
-from act3_billing.store.models import WALLET_SK, LedgerItem, WalletItem, org_pk
-from act3_billing.store.records import ledger_item, lot_to_map
+from act3_billing.store.models import LedgerItem, WalletItem
+from act3_billing.store.records import ledger_item
 from tests.bench.counting import RequestCounter
+from tests.support.cycles import trial_wallet_item
 from tests.support.wallets import T0
 
 HISTORY = 200  # ledger entries each org of the per-org sample already has
@@ -27,39 +25,6 @@ HISTORY = 200  # ledger entries each org of the per-org sample already has
 
 def log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def _wallet(org_id: str, n: int) -> WalletItem:
-    """A trial org anchored `n` minutes after T0, in its first cycle: 300 of 800 used, a bank and a pack."""
-    anchor = T0 + timedelta(minutes=n % 1440)
-    end = add_months(anchor, 1)
-    cycle = cycle_id_for(anchor)
-    lots = [
-        Lot(f"monthly#{cycle}", LotKind.MONTHLY, 500, 800, anchor, end, "monthly"),
-        Lot("bank#old", LotKind.BANK, 700, 700, anchor, add_months(anchor, 4), "bank"),
-        Lot("pack#1", LotKind.PACK, 1_000, 1_000, anchor, None, "pack"),
-    ]
-    due_pk, due_sk = due_key(org_id, end)
-    return WalletItem(
-        org_pk(org_id),
-        WALLET_SK,
-        org_id=org_id,
-        plan_id="starter_trial",
-        cycle_id=cycle,
-        cycle_start=iso(anchor),
-        cycle_end=iso(end),
-        lots={lot.lot_id: lot_to_map(lot) for lot in lots},
-        lots_version=1,
-        held=0,
-        generation_enabled=True,
-        monthly_allowance=800,
-        created_at=iso(anchor),
-        anchor=iso(anchor),
-        trial_ends_at=iso(add_months(anchor, 6)),
-        granted_cycle=cycle,
-        gsi1pk=due_pk,
-        gsi1sk=due_sk,
-    )
 
 
 def _history(org_id: str, count: int) -> list[LedgerItem]:
@@ -85,7 +50,9 @@ def _write(items: list[Any], pool: ThreadPoolExecutor) -> None:
 def _make_orgs(count: int, history: int, pool: ThreadPoolExecutor) -> list[str]:
     run = uuid.uuid4().hex[:6]
     org_ids = [f"cyc-{run}-{n:05d}" for n in range(count)]
-    items: list[Any] = [_wallet(org_id, n) for n, org_id in enumerate(org_ids)]
+    items: list[Any] = [
+        trial_wallet_item(org_id, T0 + timedelta(minutes=n % 1440)) for n, org_id in enumerate(org_ids)
+    ]
     for org_id in org_ids if history else []:
         items.extend(_history(org_id, history))
     _write(items, pool)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3
 
+from act3_billing.domain.cycles import add_months, cycle_id_for, due_key
+from act3_billing.domain.lots import Lot, LotKind
+from act3_billing.domain.times import iso
+from act3_billing.store.models import WALLET_SK, WalletItem, org_pk
+from act3_billing.store.records import lot_to_map
 from tests.support.template import REPO_ROOT
 
 BUS = "act3-billing-events"  # the settings' default bus name (EVENT_BUS_NAME is per function)
@@ -64,3 +70,36 @@ class BusReader:
             for message in messages:
                 self.seen.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def trial_wallet_item(org_id: str, anchor: datetime) -> WalletItem:
+    """A trial org's wallet in its first cycle (anchored `anchor`), as one item for a batch write:
+    300 of 800 used, a bank lot and a pack, in the due index at its cycle end."""
+    end = add_months(anchor, 1)
+    cycle = cycle_id_for(anchor)
+    lots = [
+        Lot(f"monthly#{cycle}", LotKind.MONTHLY, 500, 800, anchor, end, "monthly"),
+        Lot("bank#old", LotKind.BANK, 700, 700, anchor, add_months(anchor, 4), "bank"),
+        Lot("pack#1", LotKind.PACK, 1_000, 1_000, anchor, None, "pack"),
+    ]
+    due_pk, due_sk = due_key(org_id, end)
+    return WalletItem(
+        org_pk(org_id),
+        WALLET_SK,
+        org_id=org_id,
+        plan_id="starter_trial",
+        cycle_id=cycle,
+        cycle_start=iso(anchor),
+        cycle_end=iso(end),
+        lots={lot.lot_id: lot_to_map(lot) for lot in lots},
+        lots_version=1,
+        held=0,
+        generation_enabled=True,
+        monthly_allowance=800,
+        created_at=iso(anchor),
+        anchor=iso(anchor),
+        trial_ends_at=iso(add_months(anchor, 6)),
+        granted_cycle=cycle,
+        gsi1pk=due_pk,
+        gsi1sk=due_sk,
+    )
