@@ -17,7 +17,9 @@ app = make_resolver()
 @app.get("/orgs/<org_id>/balance")
 def get_balance(org_id: str) -> BalanceResponse:
     ctx = services.context(runtime.store(), caller(app), runtime.now())
-    return services.balance(ctx, org_id)
+    view = services.balance(ctx, org_id)
+    subscription = runtime.payments().subscription(org_id)  # past_due shows here (issue 8)
+    return view.model_copy(update={"subscription_status": subscription.status if subscription else None})
 
 
 @logger.inject_lambda_context

@@ -43,3 +43,26 @@ def outbox(store: BillingStore) -> list[Any]:
     from moto.ses.models import ses_backends
 
     return ses_backends["123456789012"]["us-east-1"].sent_messages  # moto's default account
+
+
+# ---- money (issue 8): a stand-in for api.stripe.com, and the webhook's signing secret -----------------
+
+
+@pytest.fixture
+def stripe_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The fake Stripe API (tests/support/stripe_api.py); request it before `store` (the handlers'
+    wiring is rebuilt there, reading these variables)."""
+    from tests.support.stripe_api import fake_stripe
+    from tests.support.stripe_events import SECRET
+
+    with fake_stripe() as fake:
+        monkeypatch.setenv("STRIPE_API_BASE", fake.base)
+        monkeypatch.setenv("STRIPE_API_KEY", "sk_test_act3_fake")
+        monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+        yield fake
+
+
+@pytest.fixture
+def money(stripe_api: Any, store: BillingStore) -> Any:
+    """The fake Stripe API with the handlers on moto."""
+    return stripe_api

@@ -12,7 +12,10 @@ if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
     from act3_billing.mail import Mailer
+    from act3_billing.payments.gateway import StripeGateway
+    from act3_billing.store.debt import DebtStore
     from act3_billing.store.orgs import OrgStore
+    from act3_billing.store.payments import PaymentsStore
     from act3_billing.store.wallets import BillingStore
 
 _clock: Clock | None = None
@@ -70,6 +73,48 @@ def now() -> datetime:
     return _clock()
 
 
+# ---- money (issue 8): built only by the functions that pay ---------------------------------------
+
+_gateway: StripeGateway | None = None
+
+
+@cache
+def payments() -> PaymentsStore:
+    from act3_billing.store.payments import PaymentsStore
+
+    return PaymentsStore(connection())
+
+
+@cache
+def debts() -> DebtStore:
+    from act3_billing.store.debt import DebtStore
+
+    return DebtStore(connection(), store())
+
+
+def gateway() -> StripeGateway:
+    """The Stripe client, configured from the environment (STRIPE_API_KEY, STRIPE_API_BASE locally)."""
+    global _gateway  # noqa: PLW0603 - the process-wide injection point
+    if _gateway is None:
+        import os
+
+        from act3_billing.payments.gateway import StripeGateway, StripeSettings
+
+        _gateway = StripeGateway(
+            StripeSettings(
+                api_key=os.environ.get("STRIPE_API_KEY", ""),
+                api_base=os.environ.get("STRIPE_API_BASE") or None,
+            )
+        )
+    return _gateway
+
+
+def webhook_secret() -> str:
+    import os
+
+    return os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+
+
 def reset() -> None:
     """Forget the wiring (tests point the package at another table or endpoint)."""
     settings.cache_clear()
@@ -78,3 +123,7 @@ def reset() -> None:
     orgs.cache_clear()
     use_clock(None)
     use_mailer(None)
+    payments.cache_clear()
+    debts.cache_clear()
+    global _gateway  # noqa: PLW0603
+    _gateway = None

@@ -162,6 +162,7 @@ def balance_of(wallet: Wallet, now: datetime) -> m.BalanceResponse:
         held=wallet.held,
         spendable=wallet.spendable(now),
         as_of=iso(now),
+        debt=wallet.debt,
     )
 
 
@@ -267,6 +268,7 @@ def quote(ctx: Context, org_id: str, request: m.QuoteRequest) -> m.QuoteResponse
         affordable=affordable,
         options=options,
         expires_at=iso(expires),
+        debt=wallet.debt,
     )
 
 

@@ -112,3 +112,31 @@ class Unavailable(DomainError):
 
     code = "unavailable"
     title = "Temporarily unavailable, retry with the same Idempotency-Key"
+
+
+# ---- money (issue 8) -------------------------------------------------------------------------------
+
+
+class PackUnavailable(DomainError):
+    code = "pack_unavailable"
+    title = "Credit packs cannot be bought on this plan"
+
+
+class PlanNotPurchasable(DomainError):
+    code = "plan_not_purchasable"
+    title = "This plan cannot be subscribed to here"
+
+
+class NoSubscription(DomainError):
+    code = "no_subscription"
+    title = "The organization has no paid subscription"
+
+
+class SubscriptionExists(DomainError):
+    code = "subscription_exists"
+    title = "The organization already has a subscription; change its plan instead"
+
+
+class SamePlan(DomainError):
+    code = "same_plan"
+    title = "The organization is already on this plan"

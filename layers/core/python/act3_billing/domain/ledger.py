@@ -141,6 +141,8 @@ def reconcile(wallet: Wallet, entries: Iterable[LedgerEntry], open_holds_remaini
             lot_sums[lot_id] += delta
         if e.from_account in (Account.ISSUED, Account.TRANSFER):
             granted += e.amount
+        if e.to_account == Account.ISSUED:
+            granted -= e.amount  # taken back: a refunded pack's claw-back, a debt repaid
         if e.to_account in (Account.REVENUE, Account.TRANSFER):
             spent += e.amount
         if e.from_account == Account.REVENUE:

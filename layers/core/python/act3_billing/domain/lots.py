@@ -77,6 +77,7 @@ class Wallet:
     generation_enabled: bool = True
     monthly_allowance: int = 0
     lots_version: int = 0
+    debt: int = 0
     lots_by_id: Mapping[str, Lot] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

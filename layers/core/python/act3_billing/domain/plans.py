@@ -28,6 +28,8 @@ class Plan:
     contract: bool = False
     pack_rate_plan: str | None = None
     next_plan: str | None = None
+    stripe_price_id: str | None = None  # the monthly Price, known once the catalog is synced from Stripe
+    stripe_product_id: str | None = None
 
     @property
     def price_per_credit_cents(self) -> Decimal | None:
@@ -58,6 +60,10 @@ class Catalog:
             if index + 1 < len(self.upgrade_order):
                 return self.get(self.upgrade_order[index + 1])
         return None
+
+    def by_price(self, price_id: str | None) -> Plan | None:
+        """The plan a Stripe Price stands for (None for a price that is no plan of ours)."""
+        return next((p for p in self.plans.values() if price_id and p.stripe_price_id == price_id), None)
 
     def pack_rate_cents(self, plan_id: str) -> Decimal | None:
         """Price per credit a pack is based on (the trial is priced at the paid starter rate)."""

@@ -23,12 +23,18 @@ class Permission(StrEnum):
     READ_MEMBERS = "read_members"
     MANAGE_MEMBERS = "manage_members"
     TRANSFER = "transfer"
+    # Money (issue 8): plan changes are the owners'; packs, payment methods, tax ids, invoices and
+    # statements are the owners' and the billing members'.
+    MANAGE_SUBSCRIPTION = "manage_subscription"
+    BUY_CREDITS = "buy_credits"
+    MANAGE_BILLING = "manage_billing"
+    READ_BILLING = "read_billing"
 
 
 _READ = frozenset({Permission.READ_METERS, Permission.READ_LEDGER, Permission.READ_MEMBERS})
 RIGHTS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
-    Role.BILLING: _READ,
+    Role.BILLING: _READ | {Permission.BUY_CREDITS, Permission.MANAGE_BILLING, Permission.READ_BILLING},
     # Refunds are the owners' (a creator refunding their own finished job would generate for free).
     Role.CREATOR: _READ | {Permission.SPEND},
     Role.VIEWER: _READ,

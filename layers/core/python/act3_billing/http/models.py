@@ -144,6 +144,9 @@ class QuoteResponse(BaseModel):
     affordable: bool
     options: OptionsOut | None
     expires_at: str
+    debt: int = Field(
+        0, description="credits owed after a refunded or disputed pack; new credits pay it first"
+    )
 
 
 class DebitResponse(BaseModel):
@@ -231,6 +234,12 @@ class BalanceResponse(BaseModel):
     held: int
     spendable: int
     as_of: str
+    debt: int = Field(
+        0, description="credits owed after a refunded or disputed pack; new credits pay it first"
+    )
+    subscription_status: str | None = Field(
+        None, description="Stripe's subscription status (active, past_due, …); none without a subscription"
+    )
 
 
 class LedgerPage(BaseModel):

@@ -47,6 +47,19 @@ STATUS_BY_CODE: dict[str, int] = {
     "unavailable": 503,
 }
 
+# Money (issue 8).
+STATUS_BY_CODE |= {
+    "invalid_signature": 400,
+    "payment_refused": 402,
+    "pack_unavailable": 409,
+    "plan_not_purchasable": 422,
+    "no_subscription": 404,
+    "subscription_exists": 409,
+    "same_plan": 409,
+    "invalid_tax_id": 422,
+    "payment_provider_unavailable": 503,
+}
+
 
 def problem(code: str, title: str, detail: str, *, status: int | None = None, **extra: Any) -> Response[str]:
     status = status or STATUS_BY_CODE.get(code, 400)

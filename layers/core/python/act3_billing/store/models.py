@@ -84,6 +84,8 @@ class WalletItem(_Item):
     generation_enabled = BooleanAttribute(default=True)
     monthly_allowance = NumberAttribute(default=0)
     created_at = UnicodeAttribute()
+    # Credits a refunded or disputed pack took back beyond what was left of it; new credits pay it first.
+    debt = NumberAttribute(null=True)
 
 
 class MemberItem(_Item):

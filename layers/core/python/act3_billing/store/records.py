@@ -67,6 +67,7 @@ def wallet_from_item(item: WalletItem) -> Wallet:
         generation_enabled=bool(item.generation_enabled),
         monthly_allowance=int(item.monthly_allowance or 0),
         lots_version=int(item.lots_version or 0),
+        debt=int(item.debt or 0),
     )
 
 

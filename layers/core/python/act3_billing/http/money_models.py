@@ -1,0 +1,81 @@
+"""Request and response models of the money routes (credit packs, subscription); issue 8."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from act3_billing.domain.packs import MAX_PACK_CREDITS
+
+StripeId = Annotated[
+    str, StringConstraints(min_length=4, max_length=255, pattern=r"^[a-z]{2,8}_[A-Za-z0-9_]+$")
+]
+PlanId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BuyPackRequest(_In):
+    credits: Annotated[
+        int, Field(ge=1000, le=MAX_PACK_CREDITS, strict=True, description="a multiple of 1,000")
+    ]
+    checkout: bool = Field(
+        False, description="true: a Stripe Checkout URL; false: a PaymentIntent client secret"
+    )
+    payment_method: StripeId | None = Field(
+        None,
+        description="a saved payment method (pm_…) to charge at once instead of returning a client secret",
+    )
+
+
+class PackPurchaseOut(BaseModel):
+    purchase_id: str
+    credits: int
+    price_cents: int
+    currency: str
+    status: str = Field(description="pending, paid, failed, refunded or disputed")
+    payment_intent_id: str | None = None
+    created_at: str
+    paid_at: str | None = None
+    client_secret: str | None = None
+    payment_status: str | None = None
+    checkout_url: str | None = None
+    checkout_session_id: str | None = None
+
+
+class PackPurchasesOut(BaseModel):
+    purchases: list[PackPurchaseOut]
+
+
+class SubscribeRequest(_In):
+    plan_id: PlanId
+    payment_method: StripeId | None = Field(
+        None, description="a payment method saved by a SetupIntent; without one the answer is a Checkout URL"
+    )
+
+
+class ChangePlanRequest(_In):
+    plan_id: PlanId
+
+
+class CancelRequest(_In):
+    pass
+
+
+class SubscriptionOut(BaseModel):
+    plan_id: str
+    status: str = Field(
+        description="none, incomplete, active, past_due, canceled, unpaid, … (Stripe's) or checkout_open"
+    )
+    subscription_id: str | None = None
+    current_period_start: str | None = None
+    current_period_end: str | None = None
+    pending_plan_id: str | None = None
+    cancel_at_period_end: bool = False
+    next_invoice_at: str | None = None
+    checkout_url: str | None = None
+    checkout_session_id: str | None = None
+    change: str | None = None

@@ -1,0 +1,1 @@
+"""The Stripe gateway: the only package that imports `stripe` (handlers that never pay never load it)."""

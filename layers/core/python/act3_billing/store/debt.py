@@ -1,0 +1,118 @@
+"""Claw-back of a refunded or disputed pack, and the debt it leaves: one transaction each.
+
+A claw-back takes what is left of the pack's lot; what was already spent of it becomes the wallet's
+`debt`. The next credits that arrive pay the debt first (`repay_from`), before anything can spend them.
+Both write an `adjustment` ledger entry from the org back to the platform (`platform:issued`), so
+*granted - spent - expired - forfeited - held = balance* keeps holding.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.connection import Connection
+from pynamodb.expressions.update import Action
+
+from act3_billing.domain.errors import Conflict
+from act3_billing.domain.ids import new_id
+from act3_billing.domain.ledger import Account, EntryType, LedgerEntry
+from act3_billing.store.cache import shared_cache
+from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
+from act3_billing.store.models import WALLET_SK, WalletItem, org_pk
+from act3_billing.store.records import entry_json, ledger_item
+from act3_billing.store.tx import Tx, TxCancelled
+from act3_billing.store.wallets import SYSTEM_ACTOR, BillingStore
+
+MAX_ATTEMPTS = 20
+
+
+def _taken_back(
+    org_id: str, amount: int, lot_id: str, idem_key: str | None, memo: str, now: datetime
+) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=new_id("le", now),
+        org_id=org_id,
+        type=EntryType.ADJUSTMENT,
+        amount=amount,
+        created_at=now,
+        lots={lot_id: -amount} if amount else {},
+        from_account=Account.AVAILABLE,
+        to_account=Account.ISSUED,
+        actor=SYSTEM_ACTOR,
+        idempotency_key=idem_key,
+        memo=memo,
+    )
+
+
+class DebtStore:
+    def __init__(self, connection: Connection, billing: BillingStore) -> None:
+        self._connection = connection
+        self._billing = billing
+
+    def claw_back(
+        self, org_id: str, *, lot_id: str, credits: int, idem: Idem, now: datetime, memo: str
+    ) -> Outcome:
+        """Takes `credits` of a pack back: from what is left of its lot, the rest recorded as debt."""
+        for _ in range(MAX_ATTEMPTS):
+            wallet = self._billing.wallet(org_id)
+            lot = wallet.lots_by_id.get(lot_id)
+            left = lot.remaining if lot is not None else 0
+            take = min(credits, left)
+            owed = credits - take
+            entry = _taken_back(
+                org_id,
+                take,
+                lot_id,
+                idem.key,
+                f"{memo}: {take} taken back, {owed} already spent becomes debt",
+                now,
+            )
+            actions: list[Action] = []
+            condition = WalletItem.pk.exists()
+            if take:
+                path = WalletItem.lots[lot_id]["remaining"]
+                actions.append(path.set(path - take))
+                condition &= path == left
+            if owed:
+                actions.append(WalletItem.debt.set((WalletItem.debt | 0) + owed))
+            body = {"lot_id": lot_id, "clawed_back": take, "debt_added": owed, "entry": entry_json(entry)}
+            tx = Tx(self._connection)
+            if actions:
+                tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
+            add_idem(tx, org_id, idem, body, now)
+            tx.put("ledger", ledger_item(entry))
+            try:
+                tx.run()
+            except TxCancelled as exc:
+                if "idem" in exc.failed:
+                    return replay(org_id, idem)
+                continue
+            shared_cache().drop(org_id)
+            return Outcome(body)
+        raise Conflict("the wallet kept changing; retry")
+
+    def repay_from(self, org_id: str, lot_id: str, now: datetime) -> int:
+        """New credits in `lot_id` pay the org's debt first; returns what was repaid (0 without debt)."""
+        for _ in range(MAX_ATTEMPTS):
+            wallet = self._billing.wallet(org_id)
+            lot = wallet.lots_by_id.get(lot_id)
+            if wallet.debt <= 0 or lot is None or lot.remaining <= 0 or not lot.live_at(now):
+                return 0
+            pay = min(wallet.debt, lot.remaining)
+            entry = _taken_back(org_id, pay, lot_id, None, f"debt repaid from {lot_id}", now)
+            path = WalletItem.lots[lot_id]["remaining"]
+            tx = Tx(self._connection)
+            tx.update(
+                "wallet",
+                WalletItem(org_pk(org_id), WALLET_SK),
+                [path.set(path - pay), WalletItem.debt.set(WalletItem.debt - pay)],
+                (path == lot.remaining) & (WalletItem.debt == wallet.debt),
+            )
+            tx.put("ledger", ledger_item(entry))
+            try:
+                tx.run()
+            except TxCancelled:
+                continue
+            shared_cache().drop(org_id)
+            return pay
+        raise Conflict("the wallet kept changing; retry")

@@ -1,0 +1,185 @@
+"""What each Stripe event does. The webhook has verified the signature and stored the event id; every
+step here is idempotent on its own (lots by payment id, cycles by period, state by Stripe's timestamps),
+so a redelivery or an out-of-order event never counts twice or moves state back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from act3_billing import packs, subscriptions
+from act3_billing.catalog import live_catalog
+from act3_billing.observability import logger
+from act3_billing.store.debt import DebtStore
+from act3_billing.store.payments import PaymentsStore
+from act3_billing.store.wallets import BillingStore
+
+
+@dataclass(frozen=True)
+class Ports:
+    store: BillingStore
+    payments: PaymentsStore
+    debts: DebtStore
+    now: datetime
+
+
+Handler = Callable[[Ports, dict[str, Any], dict[str, Any]], str]
+
+
+def _pack_ref(ports: Ports, obj: dict[str, Any]) -> tuple[str, str] | None:
+    """(org, purchase) of a pack payment: from our metadata, else from the payment intent's reference."""
+    meta = obj.get("metadata") or {}
+    if meta.get("act3_kind") == packs.PACK_KIND and meta.get("act3_org") and meta.get("act3_purchase"):
+        return str(meta["act3_org"]), str(meta["act3_purchase"])
+    intent = obj.get("payment_intent") if obj.get("object") != "payment_intent" else obj.get("id")
+    if isinstance(intent, dict):
+        intent = intent.get("id")
+    if isinstance(intent, str):
+        ref = ports.payments.ref(intent)
+        if ref is not None and ref.kind == "pack" and ref.ref:
+            return ref.org_id, ref.ref
+    return None
+
+
+def payment_intent_succeeded(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    ref = _pack_ref(ports, obj)
+    if ref is None:
+        return "ignored: not a credit pack payment"
+    org_id, purchase_id = ref
+    ports.payments.attach_payment(org_id, purchase_id, payment_intent_id=str(obj["id"]), session_id=None)
+    added = packs.paid(
+        ports.store,
+        ports.payments,
+        ports.debts,
+        org_id,
+        purchase_id,
+        str(obj["id"]),
+        int(obj.get("amount_received") or 0),
+        ports.now,
+    )
+    return "pack added" if added else "pack already settled"
+
+
+def payment_intent_failed(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    ref = _pack_ref(ports, obj)
+    if ref is None:
+        return "ignored: not a credit pack payment"
+    packs.failed(ports.payments, ref[0], ref[1], ports.now)
+    return "pack payment failed"
+
+
+def checkout_completed(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    if obj.get("mode") == "subscription":
+        return subscriptions.checkout_completed(ports.payments, obj)
+    ref = _pack_ref(ports, obj)
+    if ref is None:
+        return "ignored: not a credit pack checkout"
+    if obj.get("payment_status") != "paid" or not isinstance(obj.get("payment_intent"), str):
+        return "checkout not paid yet"
+    org_id, purchase_id = ref
+    intent = str(obj["payment_intent"])
+    ports.payments.attach_payment(org_id, purchase_id, payment_intent_id=intent, session_id=str(obj["id"]))
+    added = packs.paid(
+        ports.store,
+        ports.payments,
+        ports.debts,
+        org_id,
+        purchase_id,
+        intent,
+        int(obj.get("amount_total") or 0),
+        ports.now,
+    )
+    return "pack added" if added else "pack already settled"
+
+
+def charge_refunded(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    ref = _pack_ref(ports, obj)
+    if ref is None:
+        return "ignored: not a credit pack charge"
+    if not obj.get("refunded"):
+        # A partial refund is a goodwill gesture on the money; the credits stay (recorded in the log).
+        logger.info("partial pack refund left alone", extra={"purchase": ref[1]})
+        return "partial refund: credits kept"
+    packs.closed(ports.payments, ports.debts, ref[0], ref[1], "refunded", ports.now)
+    return "pack clawed back (refund)"
+
+
+def dispute_created(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    ref = _pack_ref(ports, obj)
+    if ref is None:
+        return "ignored: not a credit pack dispute"
+    packs.closed(ports.payments, ports.debts, ref[0], ref[1], "disputed", ports.now)
+    return "pack clawed back (dispute)"
+
+
+def subscription_changed(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    return subscriptions.stripe_subscription_changed(
+        ports.store,
+        ports.payments,
+        live_catalog(ports.payments),
+        obj,
+        int(event.get("created") or 0),
+        ports.now,
+        deleted=event["type"] == "customer.subscription.deleted",
+    )
+
+
+def invoice_paid(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    return subscriptions.invoice_paid(
+        ports.store, ports.payments, ports.debts, live_catalog(ports.payments), obj, ports.now
+    )
+
+
+def invoice_failed(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    return subscriptions.invoice_payment_failed(
+        ports.payments, obj, int(event.get("created") or 0), ports.now
+    )
+
+
+def catalog_changed(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
+    from act3_billing import catalog
+
+    return catalog.stripe_object_changed(ports.payments, obj, int(event.get("created") or 0), ports.now)
+
+
+HANDLERS: dict[str, Handler] = {
+    "payment_intent.succeeded": payment_intent_succeeded,
+    "payment_intent.payment_failed": payment_intent_failed,
+    "checkout.session.completed": checkout_completed,
+    "checkout.session.async_payment_succeeded": checkout_completed,
+    "charge.refunded": charge_refunded,
+    "charge.dispute.created": dispute_created,
+    "customer.subscription.created": subscription_changed,
+    "customer.subscription.updated": subscription_changed,
+    "customer.subscription.deleted": subscription_changed,
+    "invoice.paid": invoice_paid,
+    "invoice.payment_failed": invoice_failed,
+    "product.created": catalog_changed,
+    "product.updated": catalog_changed,
+    "price.created": catalog_changed,
+    "price.updated": catalog_changed,
+}
+
+
+def apply(ports: Ports, event: dict[str, Any]) -> str:
+    """Applies one verified event; unknown types change nothing."""
+    handler = HANDLERS.get(str(event.get("type")))
+    if handler is None:
+        return "ignored: event type not handled"
+    obj = (event.get("data") or {}).get("object")
+    if not isinstance(obj, dict):
+        return "ignored: no object"
+    return handler(ports, obj, event)
+
+
+def receive(ports: Ports, event: dict[str, Any]) -> str:
+    """Store the event id once, apply, mark done. A duplicate of a done event is a no-op."""
+    if not ports.payments.record_event(
+        str(event["id"]), str(event["type"]), int(event.get("created") or 0), ports.now
+    ):
+        return "duplicate"
+    result = apply(ports, event)
+    ports.payments.event_done(str(event["id"]))
+    return result

@@ -1,0 +1,246 @@
+"""Credit packs (SPEC §5, §8): priced per plan, paid through Stripe, added exactly once, clawed back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from act3_billing import runtime
+from act3_billing.store.wallets import BillingStore
+from tests.support import calls
+from tests.support.events import http_event
+from tests.support.functions import Reply, invoke
+from tests.support.stripe_api import DECLINED, FakeStripe
+from tests.support.stripe_events import deliver, stripe_event
+from tests.support.wallets import Org, new_org
+
+
+def buy(org: Org, user: str, body: dict[str, Any], *, key: str) -> Reply:
+    return invoke(
+        "credit_packs",
+        http_event(
+            "credit_pack_create", org_id=org.org_id, user=user, body=body, headers={"idempotency-key": key}
+        ),
+    )
+
+
+def purchases(org: Org, user: str) -> Reply:
+    return invoke("credit_packs", http_event("credit_packs_list", org_id=org.org_id, user=user))
+
+
+def balance(org: Org, user: str) -> dict[str, Any]:
+    reply = invoke("balance", http_event("balance_get", org_id=org.org_id, user=user))
+    assert reply.status == 200, reply.body
+    return reply.body  # type: ignore[no-any-return]
+
+
+def paid_event(org: Org, bought: dict[str, Any], customer: str, **changes: Any) -> dict[str, Any]:
+    def change(obj: dict[str, Any]) -> None:
+        obj["amount"] = obj["amount_received"] = bought["price_cents"]
+        obj["metadata"]["act3_credits"] = str(bought["credits"])
+        obj.update(changes)
+
+    return stripe_event(
+        "payment_intent_succeeded",
+        ids={
+            "org_REPLACE": org.org_id,
+            "pp_REPLACE": bought["purchase_id"],
+            "pi_REPLACE": bought["payment_intent_id"],
+            "cus_REPLACE": customer,
+        },
+        change=change,
+    )
+
+
+def customer_of(org: Org) -> str:
+    customer = runtime.payments().customer_id(org.org_id)
+    assert customer is not None
+    return customer
+
+
+def test_a_pack_is_priced_per_plan_and_returns_a_client_secret(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    # Given a creator-plan org ($35 for 33,000 credits)
+    org = new_org(store)
+    # When the owner buys 5,000 credits
+    reply = buy(org, org.owner, {"credits": 5000}, key="pack-1")
+    # Then the price is 5,000 x 3500/33000 x 1.15 = 609.85 -> 610 cents, pending until Stripe confirms
+    assert reply.status == 201, reply.body
+    assert reply.body["price_cents"] == 610 and reply.body["status"] == "pending"
+    assert reply.body["client_secret"].startswith(reply.body["payment_intent_id"])
+    (intent,) = money.posts("/v1/payment_intents")
+    assert intent.params["amount"] == "610" and intent.params["currency"] == "usd"
+    assert intent.params["metadata"]["act3_org"] == org.org_id
+    assert intent.idempotency_key and intent.idempotency_key.startswith("act3-")
+    # And nothing is credited yet, but the pending purchase is visible
+    assert balance(org, org.owner)["packs"] == [] or all(
+        p["lot_id"] != f"pack#{reply.body['purchase_id']}" for p in balance(org, org.owner)["packs"]
+    )
+    listed = purchases(org, org.owner)
+    assert [p["status"] for p in listed.body["purchases"]] == ["pending"]
+
+
+def test_one_customer_per_org_and_a_retry_makes_no_second_payment(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    org = new_org(store)
+    first = buy(org, org.owner, {"credits": 1000}, key="pack-a")
+    again = buy(org, org.owner, {"credits": 1000}, key="pack-a")
+    other = buy(org, org.billing, {"credits": 2000}, key="pack-b")
+    assert first.status == again.status == other.status == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.body["payment_intent_id"] == first.body["payment_intent_id"]
+    assert len(money.posts("/v1/customers")) == 1  # made once, for the org
+    intents = {r.idempotency_key for r in money.posts("/v1/payment_intents")}
+    assert len(intents) == 2  # the retry carried the same Stripe idempotency key
+    assert len({o["id"] for o in money.objects.values() if o["object"] == "payment_intent"}) == 2
+    # the same key with another body is refused
+    assert buy(org, org.owner, {"credits": 3000}, key="pack-a").code == "idempotency_key_reuse"
+
+
+def test_the_pack_lot_is_added_exactly_once_whatever_the_deliveries(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    org = new_org(store)
+    bought = buy(org, org.owner, {"credits": 2000}, key="pack-once").body
+    event = paid_event(org, bought, customer_of(org))
+    before = balance(org, org.owner)["spendable"]
+    # delivered twice (same event id), and the checkout completion for the same payment too
+    assert deliver(event).status == 200
+    assert deliver(event).body["result"] == "duplicate"
+    again = paid_event(org, bought, customer_of(org))  # another event id, same payment
+    assert deliver(again).status == 200
+    after = balance(org, org.owner)
+    assert after["spendable"] == before + 2000
+    assert [p["remaining"] for p in after["packs"] if p["lot_id"] == f"pack#{bought['purchase_id']}"] == [
+        2000
+    ]
+    assert purchases(org, org.owner).body["purchases"][0]["status"] == "paid"
+    assert store.reconcile(org.org_id).ok
+
+
+def test_a_paid_amount_short_of_the_price_adds_nothing(money: FakeStripe, store: BillingStore) -> None:
+    org = new_org(store)
+    bought = buy(org, org.owner, {"credits": 1000}, key="pack-short").body
+    deliver(paid_event(org, bought, customer_of(org), amount_received=1))
+    assert purchases(org, org.owner).body["purchases"][0]["status"] == "pending"
+
+
+def test_a_saved_card_pays_at_once_and_a_declined_card_is_402(money: FakeStripe, store: BillingStore) -> None:
+    org = new_org(store)
+    buy(org, org.owner, {"credits": 1000}, key="make-customer")
+    card = money.card(customer_of(org))
+    before = balance(org, org.owner)["spendable"]
+    ok = buy(org, org.owner, {"credits": 1000, "payment_method": card["id"]}, key="pack-card")
+    assert ok.status == 201 and ok.body["status"] == "paid"
+    assert balance(org, org.owner)["spendable"] == before + 1000
+    declined = buy(org, org.owner, {"credits": 1000, "payment_method": DECLINED}, key="pack-declined")
+    assert declined.status == 402 and declined.code == "payment_refused"
+    assert balance(org, org.owner)["spendable"] == before + 1000
+
+
+def test_checkout_returns_a_url_and_its_completion_adds_the_pack(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    org = new_org(store)
+    reply = buy(org, org.owner, {"credits": 1000, "checkout": True}, key="pack-checkout")
+    assert reply.status == 201 and reply.body["checkout_url"].startswith("https://checkout.stripe.com/")
+    (session,) = money.posts("/v1/checkout/sessions")
+    assert session.params["mode"] == "payment"
+    assert session.params["line_items"][0]["price_data"]["unit_amount"] == str(reply.body["price_cents"])
+    completed = stripe_event(
+        "checkout_session_completed",
+        ids={
+            "org_REPLACE": org.org_id,
+            "pp_REPLACE": reply.body["purchase_id"],
+            "cus_REPLACE": customer_of(org),
+            "cs_REPLACE": reply.body["checkout_session_id"],
+            "pi_REPLACE": "pi_from_checkout",
+        },
+        change=lambda obj: obj.update(amount_total=reply.body["price_cents"]),
+    )
+    before = balance(org, org.owner)["spendable"]
+    assert deliver(completed).status == 200
+    assert balance(org, org.owner)["spendable"] == before + 1000
+
+
+def test_a_refunded_pack_claws_back_what_is_left_and_the_rest_is_debt_paid_by_the_next_credits(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    # Given an org whose monthly credits are spent and who bought and spent part of a 1,000-credit pack
+    org = new_org(store, monthly=100, cap=200)
+    calls.debit(org.org_id, org.creator, "job-monthly", usage={"shots": {"Q1": 1}})  # 80 of 100
+    bought = buy(org, org.owner, {"credits": 1000}, key="pack-refund").body
+    deliver(paid_event(org, bought, customer_of(org)))
+    for n in range(4):  # 4 x 80 = 320 credits: 20 from the monthly lot, 300 from the pack
+        assert calls.debit(org.org_id, org.creator, f"job-{n}", usage={"shots": {"Q1": 1}}).status == 201
+    # When the payment is refunded (and the refund is delivered twice)
+    refund = stripe_event(
+        "charge_refunded",
+        ids={"pi_REPLACE": bought["payment_intent_id"], "cus_REPLACE": customer_of(org)},
+        change=lambda obj: obj.update(amount=bought["price_cents"], amount_refunded=bought["price_cents"]),
+    )
+    assert deliver(refund).status == 200
+    assert deliver(refund).body["result"] == "duplicate"
+    # Then what was left (700) is taken back, and the 300 spent are a debt shown in the balance and quote
+    after = balance(org, org.owner)
+    assert [p["remaining"] for p in after["packs"] if p["lot_id"] == f"pack#{bought['purchase_id']}"] in (
+        [0],
+        [],
+    )
+    assert after["debt"] == 300
+    assert calls.quote(org.org_id, org.creator, {"shots": {"Q1": 1}}).body["debt"] == 300
+    assert purchases(org, org.owner).body["purchases"][0]["status"] == "refunded"
+    assert store.reconcile(org.org_id).ok
+    # And the next credits (another pack of 1,000) pay the debt first
+    second = buy(org, org.owner, {"credits": 1000}, key="pack-after-debt").body
+    deliver(paid_event(org, second, customer_of(org)))
+    later = balance(org, org.owner)
+    assert later["debt"] == 0
+    assert [p["remaining"] for p in later["packs"] if p["lot_id"] == f"pack#{second['purchase_id']}"] == [700]
+    assert store.reconcile(org.org_id).ok
+
+
+def test_a_dispute_before_the_payment_confirmation_closes_the_purchase_without_a_lot(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    org = new_org(store)
+    bought = buy(org, org.owner, {"credits": 1000}, key="pack-dispute").body
+    before = balance(org, org.owner)["spendable"]
+    dispute = stripe_event(
+        "charge_dispute_created",
+        ids={"pi_REPLACE": bought["payment_intent_id"], "cus_REPLACE": customer_of(org)},
+    )
+    assert deliver(dispute).status == 200
+    assert deliver(paid_event(org, bought, customer_of(org))).status == 200  # arrives late
+    assert balance(org, org.owner)["spendable"] == before
+    assert purchases(org, org.owner).body["purchases"][0]["status"] == "disputed"
+    assert store.reconcile(org.org_id).ok
+
+
+def test_packs_are_for_owners_and_billing_members(money: FakeStripe, store: BillingStore) -> None:
+    org = new_org(store)
+    assert buy(org, org.creator, {"credits": 1000}, key="c").code == "forbidden_role"
+    assert buy(org, org.viewer, {"credits": 1000}, key="v").code == "forbidden_role"
+    assert buy(org, org.billing, {"credits": 1000}, key="b").status == 201
+    assert money.posts("/v1/payment_intents")[0].params["metadata"]["act3_org"] == org.org_id
+
+
+def test_bad_pack_sizes_are_422_and_call_nobody(money: FakeStripe, store: BillingStore) -> None:
+    org = new_org(store)
+    for body in (
+        {"credits": 1500},
+        {"credits": 0},
+        {"credits": "1000"},
+        {"credits": 10**12},
+        {},
+        {"credits": 1000, "x": 1},
+    ):
+        reply = buy(
+            org,
+            org.owner,
+            body,
+            key=f"bad-{len(money.requests)}-{sorted(body)}".replace(" ", "").replace("'", ""),
+        )
+        assert reply.status == 422, (body, reply.body)
+    assert money.requests == []
