@@ -44,9 +44,9 @@ def _ts(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value), UTC)
 
 
-def paid_cycle_id(period_start: datetime) -> str:
-    """One id per paid period, whoever gets there first (the invoice, or the upgrade's own answer)."""
-    return period_start.strftime("%Y-%m-%dT%H%M%SZ")
+def paid_cycle_id(period_start: datetime, plan_id: str) -> str:
+    """One id per paid period and plan, whoever gets there first (the invoice, or the upgrade's answer)."""
+    return f"{period_start.strftime('%Y-%m-%dT%H%M%SZ')}-{plan_id}"
 
 
 class PlanState:
@@ -70,7 +70,7 @@ class PlanState:
         plan = self._catalog.get(plan_id)
         self._store.start_cycle(
             org_id,
-            cycle_id=paid_cycle_id(period_start),
+            cycle_id=paid_cycle_id(period_start, plan_id),
             cycle_start=period_start,
             cycle_end=period_end,
             allowance=plan.monthly_credits or 0,
@@ -97,7 +97,7 @@ class PlanState:
         old = self._catalog.get(wallet.plan_id)
         self._store.start_cycle(
             org_id,
-            cycle_id=f"archive-{paid_cycle_id(now)}",
+            cycle_id=paid_cycle_id(now, ARCHIVE),
             cycle_start=now,
             cycle_end=now.replace(year=now.year + 100),
             allowance=0,
@@ -418,7 +418,7 @@ def invoice_paid(
     PlanState(store, payments, catalog).grant_paid_cycle(
         org_id, start, end, plan.id, str(invoice.get("id")), now
     )
-    debts.repay_from(org_id, monthly_lot_id(paid_cycle_id(start)), now)
+    debts.repay_from(org_id, monthly_lot_id(paid_cycle_id(start, plan.id)), now)
     payments.cycle_paid(org_id, plan.id, start, end, int(invoice.get("created") or 0), now)
     return f"paid cycle granted ({plan.id})"
 

@@ -1,0 +1,119 @@
+"""The Stripe webhook (SPEC §8): signature first, each event once, out-of-order safe, unknown types no-op."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from act3_billing import runtime
+from act3_billing.store.wallets import BillingStore
+from tests.integration.conftest import TABLE
+from tests.support.stripe_api import FakeStripe
+from tests.support.stripe_events import SECRET, deliver, sign, stripe_event
+from tests.support.wallets import new_org
+
+
+def table_items() -> list[dict[str, Any]]:
+    return list(boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"])
+
+
+def an_event() -> dict[str, Any]:
+    return stripe_event("customer_created", ids={"cus_REPLACE": "cus_webhooktest"})
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,  # missing
+        "t=123,v1=deadbeef",  # forged
+        "garbage",
+        "",
+    ],
+)
+def test_missing_or_forged_signatures_are_400_and_store_nothing(
+    money: FakeStripe, store: BillingStore, signature: str | None
+) -> None:
+    before = table_items()
+    payload = json.dumps(an_event())
+    reply = deliver(payload=payload, signature=signature if signature != "" else "t=1,v1=")
+    assert reply.status == 400 and reply.code == "invalid_signature"
+    assert table_items() == before
+
+
+def test_a_signature_with_another_secret_or_a_changed_body_is_refused(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    before = table_items()
+    payload = json.dumps(an_event())
+    assert deliver(payload=payload, signature=sign(payload, "whsec_someone_else")).code == "invalid_signature"
+    assert (
+        deliver(payload=payload.replace("cus_", "cux_"), signature=sign(payload)).code == "invalid_signature"
+    )
+    assert table_items() == before
+
+
+def test_a_stale_signature_is_refused_and_a_fresh_one_within_300_seconds_accepted(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    payload = json.dumps(an_event())
+    stale = deliver(payload=payload, signature=sign(payload, SECRET, int(time.time()) - 301))
+    assert stale.status == 400 and stale.code == "invalid_signature"
+    fresh = deliver(payload=payload, signature=sign(payload, SECRET, int(time.time()) - 290))
+    assert fresh.status == 200
+
+
+def test_a_signed_body_that_is_no_event_is_refused(money: FakeStripe, store: BillingStore) -> None:
+    for payload in ("not json", "[]", json.dumps({"id": 1, "type": "x"})):
+        assert deliver(payload=payload).code == "invalid_signature"
+
+
+def test_unknown_types_answer_200_and_change_nothing_but_the_event_record(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    org = new_org(store)
+    wallet = store.wallet(org.org_id)
+    event = an_event()
+    reply = deliver(event)
+    assert reply.status == 200 and reply.body["result"].startswith("ignored")
+    assert store.wallet(org.org_id) == wallet
+    assert runtime.payments().event_seen(event["id"])
+    assert deliver(event).body["result"] == "duplicate"
+
+
+def test_subscription_events_out_of_order_never_move_state_back(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    org = new_org(store)
+    runtime.payments().save_customer(org.org_id, "cus_order", store.wallet(org.org_id).cycle_start)
+    now = int(time.time())
+
+    def status(value: str) -> Any:
+        def change(obj: dict[str, Any]) -> None:
+            obj["status"] = value
+            obj["items"]["data"][0].update(current_period_start=now, current_period_end=now + 30 * 86400)
+
+        return change
+
+    ids = {"cus_REPLACE": "cus_order", "sub_REPLACE": "sub_order", "org_REPLACE": org.org_id}
+    newer = stripe_event(
+        "customer_subscription_updated", ids=ids, created=now + 10, change=status("past_due")
+    )
+    older = stripe_event("customer_subscription_updated", ids=ids, created=now, change=status("active"))
+    assert deliver(newer).status == 200
+    assert deliver(older).body["result"].startswith("ignored")
+    assert runtime.payments().subscription(org.org_id).status == "past_due"  # type: ignore[union-attr]
+
+
+@settings(max_examples=40, deadline=None)
+@given(payload=st.text(max_size=300), header=st.one_of(st.none(), st.text(max_size=120)))
+def test_fuzzed_bodies_and_headers_are_400_never_500(payload: str, header: str | None) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+        reply = deliver(payload=payload, signature=header)
+    assert reply.status == 400 and reply.code == "invalid_signature"
