@@ -319,6 +319,69 @@ def transfer_to_callers_other_org(world: World) -> Request:
     return Request(body={"to_org_id": world.sister_org(), "credits": 1_000})
 
 
+# ---- money (issue 8): the Stripe stand-in of the module answers for api.stripe.com ----------------------
+
+
+def _catalog_and_card(world: World) -> str:
+    """The paid plans' Stripe Prices in the catalog, and a saved card of the target org's customer."""
+    from act3_billing import catalog, runtime
+    from act3_billing.packs import ensure_customer
+
+    fake = MONEY["stripe"]
+    products = [
+        {
+            "id": f"prod_{plan}",
+            "object": "product",
+            "active": True,
+            "default_price": f"price_{plan}",
+            "metadata": {"act3_plan": plan},
+            "created": 1,
+        }
+        for plan in ("creator", "studio")
+    ]
+    prices = [fake.price(f"price_{p}", f"prod_{p}", c) for p, c in (("creator", 3500), ("studio", 9900))]
+    catalog.sync(runtime.payments(), products, prices, T0)
+    customer = ensure_customer(runtime.payments(), runtime.gateway(), world.target.org_id, None, T0)
+    return str(fake.card(customer)["id"])
+
+
+def pack_body(world: World) -> Request:
+    return Request(body={"credits": 1000})
+
+
+def subscribe_body(world: World) -> Request:
+    _catalog_and_card(world)
+    return Request(body={"plan_id": "creator"})
+
+
+def subscribed(world: World) -> None:
+    card = _catalog_and_card(world)
+    reply = invoke(
+        "subscription",
+        http_event(
+            "subscription_create",
+            org_id=world.target.org_id,
+            user=world.target.owner,
+            body={"plan_id": "creator", "payment_method": card},
+            headers={"idempotency-key": world.key()},
+        ),
+    )
+    assert reply.status == 201, reply.body
+
+
+def upgrade_body(world: World) -> Request:
+    subscribed(world)
+    return Request(body={"plan_id": "studio"})
+
+
+def cancel_body(world: World) -> Request:
+    subscribed(world)
+    return Request(body={})
+
+
+MONEY: dict[str, Any] = {}
+
+
 @dataclass(frozen=True)
 class Route:
     event: str  # events/http/<event>.json
@@ -396,6 +459,25 @@ EXPECTED: dict[tuple[str, str], Route] = {
         org_route(owner=201, creator=403, billing=403, viewer=403),
         transfer_to_callers_other_org,
     ),
+    # money (issue 8): packs are bought by owners and billing members; plan changes are the owners'
+    ("POST", "/orgs/{org_id}/credit-packs"): Route(
+        "credit_pack_create", org_route(owner=201, creator=403, billing=201, viewer=403), pack_body
+    ),
+    ("GET", "/orgs/{org_id}/credit-packs"): Route(
+        "credit_packs_list", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("GET", "/orgs/{org_id}/subscription"): Route(
+        "subscription_get", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("POST", "/orgs/{org_id}/subscription"): Route(
+        "subscription_create", org_route(owner=201, creator=403, billing=403, viewer=403), subscribe_body
+    ),
+    ("POST", "/orgs/{org_id}/subscription/plan"): Route(
+        "subscription_plan_change", org_route(owner=200, creator=403, billing=403, viewer=403), upgrade_body
+    ),
+    ("POST", "/orgs/{org_id}/subscription/cancel"): Route(
+        "subscription_cancel", org_route(owner=200, creator=403, billing=403, viewer=403), cancel_body
+    ),
 }
 
 ROUTES = {(method, path): code_uri for _, method, path, code_uri, _ in http_routes()}
@@ -420,11 +502,14 @@ class Env:
 def moto_env() -> Iterator[Env]:
     """As tests/integration/conftest.py `store`, but the moto backend and the clients are set up once for
     the module: that set-up costs ~0.7 s a test, and the matrix has ~200 cases."""
-    with (
-        pytest.MonkeyPatch.context() as patch,
-        handlers_on_moto(patch, TABLE, MovableClock(T0 + timedelta(hours=1))) as store,
-    ):
-        yield Env(store, boto3.client("dynamodb", region_name="us-east-1"))
+    from tests.support.stripe_api import fake_stripe
+
+    with pytest.MonkeyPatch.context() as patch, fake_stripe() as stripe_api:
+        patch.setenv("STRIPE_API_BASE", stripe_api.base)  # the money routes' Stripe (issue 8)
+        patch.setenv("STRIPE_API_KEY", "sk_test_act3_fake")
+        MONEY["stripe"] = stripe_api
+        with handlers_on_moto(patch, TABLE, MovableClock(T0 + timedelta(hours=1))) as store:
+            yield Env(store, boto3.client("dynamodb", region_name="us-east-1"))
 
 
 @pytest.fixture

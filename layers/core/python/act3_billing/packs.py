@@ -11,7 +11,6 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from act3_billing.domain.errors import IdempotencyKeyReuse
 from act3_billing.domain.ledger import EntryType
 from act3_billing.domain.lots import Lot, LotKind
 from act3_billing.domain.packs import pack_lot_id, price_pack
@@ -19,7 +18,7 @@ from act3_billing.domain.roles import Permission
 from act3_billing.domain.times import iso
 from act3_billing.observability import logger
 from act3_billing.services import Context, idem
-from act3_billing.store.idempotency import Idem, Outcome
+from act3_billing.store.idempotency import Idem, Outcome, previous
 
 if TYPE_CHECKING:
     from act3_billing.payments.gateway import StripeGateway
@@ -75,10 +74,13 @@ def buy(
     body = {"credits": credits, "checkout": checkout, "payment_method": payment_method}
     token = idem(key, "buy_pack", ctx.caller, body)
     ctx.store.require(org_id, ctx.caller.user_id, Permission.BUY_CREDITS)
+    earlier = previous(org_id, token)
+    if earlier is not None:
+        return earlier
     wallet = ctx.store.wallet(org_id)
     pack = price_pack(ctx.catalog, wallet.plan_id, credits)
     purchase_id = "pp_" + hashlib.sha256(f"{org_id}\x1f{token.key}".encode()).hexdigest()[:24]
-    item, created = payments.new_purchase(
+    item, _ = payments.new_purchase(
         PackPurchaseItem(
             org_pk(org_id),
             f"PACK#{purchase_id}",
@@ -92,8 +94,6 @@ def buy(
             created_at=iso(ctx.now),
         )
     )
-    if not created and (item.actor != ctx.caller.user_id or int(item.credits) != credits):
-        raise IdempotencyKeyReuse("this Idempotency-Key was already used with a different request")
     customer = ensure_customer(payments, gateway, org_id, ctx.caller.email, ctx.now)
     metadata = {
         "act3_org": org_id,
@@ -145,7 +145,7 @@ def buy(
                 ctx.now,
             )
             answer["status"] = "paid"
-    return Outcome(answer, replayed=not created)
+    return payments.remember(org_id, token, answer, ctx.now)
 
 
 def gateway_key(*parts: str) -> str:

@@ -27,7 +27,7 @@ from act3_billing.domain.roles import Permission
 from act3_billing.domain.times import iso
 from act3_billing.observability import logger
 from act3_billing.services import Context, idem
-from act3_billing.store.idempotency import Outcome
+from act3_billing.store.idempotency import Outcome, previous
 
 if TYPE_CHECKING:
     from act3_billing.payments.gateway import StripeGateway
@@ -196,6 +196,9 @@ def subscribe(
 
     token = idem(key, "subscribe", ctx.caller, {"plan_id": plan_id, "payment_method": payment_method})
     ctx.store.require(org_id, ctx.caller.user_id, Permission.MANAGE_SUBSCRIPTION)
+    earlier = previous(org_id, token)
+    if earlier is not None:
+        return earlier
     current = payments.subscription(org_id)
     if current is not None and current.subscription_id and current.status not in ENDED:
         raise SubscriptionExists("this organization already has a subscription; change its plan instead")
@@ -212,14 +215,13 @@ def subscribe(
             cancel_url=cancel_url,
             key=skey,
         )
-        return Outcome(
-            {
-                "plan_id": plan_id,
-                "status": "checkout_open",
-                "checkout_url": session.get("url"),
-                "checkout_session_id": session["id"],
-            }
-        )
+        answer = {
+            "plan_id": plan_id,
+            "status": "checkout_open",
+            "checkout_url": session.get("url"),
+            "checkout_session_id": session["id"],
+        }
+        return payments.remember(org_id, token, answer, ctx.now)
     if gateway.payment_method(payment_method).get("customer") != customer:
         raise NotFound(f"payment method {payment_method} not found")
     sub = gateway.create_subscription(
@@ -232,7 +234,7 @@ def subscribe(
         plans = PlanState(ctx.store, payments, ctx.catalog)
         plans.grant_paid_cycle(org_id, period[0], period[1], plan_id, str(invoice["id"]), ctx.now)
         payments.cycle_paid(org_id, plan_id, *period, int(invoice.get("created") or 0), ctx.now)
-    return Outcome(get(ctx, payments, org_id))
+    return payments.remember(org_id, token, get(ctx, payments, org_id), ctx.now)
 
 
 def change_plan(
@@ -250,6 +252,9 @@ def change_plan(
 
     token = idem(key, "change_plan", ctx.caller, {"plan_id": plan_id})
     ctx.store.require(org_id, ctx.caller.user_id, Permission.MANAGE_SUBSCRIPTION)
+    earlier = previous(org_id, token)
+    if earlier is not None:
+        return earlier
     current = _live(payments, org_id)
     if plan_id == ARCHIVE:
         return cancel(ctx, payments, gateway, org_id, key=key)
@@ -281,7 +286,7 @@ def change_plan(
         payments.set_pending_plan(org_id, None, ctx.now)
     else:
         plans.schedule_plan_change(org_id, plan_id, ctx.now)
-    return Outcome({**get(ctx, payments, org_id), "change": change})
+    return payments.remember(org_id, token, {**get(ctx, payments, org_id), "change": change}, ctx.now)
 
 
 def cancel(
@@ -292,12 +297,15 @@ def cancel(
 
     token = idem(key, "cancel_subscription", ctx.caller, {})
     ctx.store.require(org_id, ctx.caller.user_id, Permission.MANAGE_SUBSCRIPTION)
+    earlier = previous(org_id, token)
+    if earlier is not None:
+        return earlier
     current = _live(payments, org_id)
     updated = gateway.cancel_at_period_end(
         str(current.subscription_id), key=stripe_key("cancel", org_id, token.key)
     )
     apply_subscription(ctx.store, payments, updated, int(current.stripe_ts or 0), ctx.now, ctx.catalog)
-    return Outcome(get(ctx, payments, org_id))
+    return payments.remember(org_id, token, get(ctx, payments, org_id), ctx.now)
 
 
 # ---- what Stripe tells us -----------------------------------------------------------------------------

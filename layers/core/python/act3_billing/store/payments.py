@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from act3_billing.domain.times import iso
+from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import org_pk
 from act3_billing.store.payment_models import (
     PAYMENT_MODELS,
@@ -21,6 +23,7 @@ from act3_billing.store.payment_models import (
     StripeRefItem,
     SubscriptionItem,
 )
+from act3_billing.store.tx import Tx, TxCancelled
 
 CUSTOMER_SK = "STRIPE_CUSTOMER"
 SUBSCRIPTION_SK = "SUBSCRIPTION"
@@ -77,6 +80,18 @@ class PaymentsStore:
         except DoesNotExist:
             return None
         return StripeRef(item.org_id, item.kind, item.ref)
+
+    # ---- answers of calls that went to Stripe ---------------------------------------------------
+
+    def remember(self, org_id: str, idem: Idem, body: dict[str, Any], now: datetime) -> Outcome:
+        """Records the answer under the caller's Idempotency-Key once; a racing twin gets the first answer."""
+        tx = Tx(self._connection)
+        add_idem(tx, org_id, idem, body, now)
+        try:
+            tx.run()
+        except TxCancelled:
+            return replay(org_id, idem)
+        return Outcome(body)
 
     # ---- webhook events ---------------------------------------------------------------------
 
