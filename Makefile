@@ -19,7 +19,7 @@ NAME ?=
 ARGS ?=
 LOCAL_OPTS := $(if $(EMAIL),--email "$(EMAIL)") $(if $(IDP),--idp "$(IDP)") $(if $(NAME),--name "$(NAME)") $(ARGS)
 
-.PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock clean
+.PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock clean stripe-sync
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ seed: venv ## seed the local stack with demo data
 
 clock: venv ## show or move the local clock (ARGS="advance 31d")
 	$(BIN)/python -m act3_local clock $(ARGS)
+
+stripe-sync: venv ## store the plan catalog from Stripe (the running stack's localstripe, else STRIPE_API_KEY)
+	$(BIN)/python -m act3_local stripe-sync
 
 clean: ## remove build output and caches (keeps .venv, .venv-sam and .local)
 	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache *.egg-info

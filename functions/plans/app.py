@@ -1,4 +1,4 @@
-"""GET /plans — the plan catalog with prices, allowances, caps and the upgrade order (public)."""
+"""GET /plans — the live plan catalog with prices, allowances, caps and the upgrade order (public)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from act3_billing import services
-from act3_billing.domain.plans import default_catalog
+from act3_billing import runtime, services
 from act3_billing.http.api import make_resolver
 from act3_billing.http.models import PlansResponse
 from act3_billing.observability import logger
@@ -17,7 +16,11 @@ app = make_resolver()
 
 @app.get("/plans")
 def list_plans() -> PlansResponse:
-    return services.plans(default_catalog())
+    # The live catalog (synced from Stripe), the built-in one where Stripe says nothing. Imported on the
+    # first request, so the cold start stays as it was.
+    from act3_billing.catalog import live_catalog
+
+    return services.plans(live_catalog(runtime.payments()))
 
 
 @logger.inject_lambda_context

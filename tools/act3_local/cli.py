@@ -1,4 +1,4 @@
-"""``python -m act3_local <command>``: run, stop, token, tick, clock, seed."""
+"""``python -m act3_local <command>``: run, stop, token, tick, clock, seed, stripe-sync."""
 
 from __future__ import annotations
 
@@ -193,6 +193,31 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stripe_sync(args: argparse.Namespace) -> int:
+    """The plan catalog from Stripe into DynamoDB: the running local stack's localstripe, or (without a
+    stack) Stripe itself with STRIPE_API_KEY and TABLE_NAME (and AWS credentials) from the environment."""
+    info = _stack_info(args.state_dir)
+    if info is not None:
+        from . import stripe_local
+
+        if not info["stripe"]["enabled"]:
+            return _fail("the running stack has no localstripe (--no-stripe)")
+        table = next(iter(info["dynamodb"]["tables"].values()))
+        plans = stripe_local.sync_catalog(info["stripe"]["api_base"], table, info["dynamodb"]["endpoint"])
+    else:
+        if not os.environ.get("STRIPE_API_KEY") or not os.environ.get("TABLE_NAME"):
+            return _fail("no local stack is running: set STRIPE_API_KEY and TABLE_NAME to sync from Stripe")
+        from datetime import UTC, datetime
+
+        from act3_billing import catalog, runtime
+
+        gateway = runtime.gateway()
+        synced = catalog.sync(runtime.payments(), gateway.products(), gateway.prices(), datetime.now(UTC))
+        plans = sorted(p.id for p in synced.plans.values() if p.stripe_price_id)
+    print(json.dumps({"synced_plans": plans}))
+    return 0
+
+
 def _summary(result: Any, roles: dict[str, Any]) -> dict[str, Any]:
     """The seed's result as JSON-able data, members as a list of {email, sub, role}."""
     is_instance = dataclasses.is_dataclass(result) and not isinstance(result, type)
@@ -283,6 +308,11 @@ def parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the result (with a token per member) as JSON"
     )
     seed.set_defaults(func=cmd_seed)
+
+    sync = sub.add_parser(
+        "stripe-sync", help="store the plan catalog from Stripe (or the stack's localstripe)"
+    )
+    sync.set_defaults(func=cmd_stripe_sync)
     return top
 
 

@@ -160,6 +160,9 @@ class LocalStack:
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("AWS_PROFILE", None)
         resources.create_tables(stack, ddb.endpoint)
+        if o.stripe and stack.tables:
+            # The plan catalog of localstripe into DynamoDB, as `make stripe-sync` does (issue 8).
+            stripe_local.sync_catalog(stripe_base, stack.tables[0].name, ddb.endpoint)
         moto_info = resources.create_moto_resources(stack, moto.endpoint, environment)
 
         runtime = Runtime(stack.functions, environment)

@@ -120,3 +120,24 @@ def webhook_secret(state_dir: Path) -> str:
 def register_webhook(base: str, url: str, secret: str) -> None:
     # localstripe keeps webhooks in memory only: registered again at every start.
     call(base, "POST", f"/_config/webhooks/{WEBHOOK_ID}", {"url": url, "secret": secret})
+
+
+def sync_catalog(
+    base: str, table_name: str, dynamodb_endpoint: str | None, region: str = "us-east-1"
+) -> list[str]:
+    """`make stripe-sync` against localstripe: its Products and monthly prices into the catalog items of
+    DynamoDB, as the `product.*` / `price.*` webhooks would. localstripe has no Prices API: its (legacy)
+    Plans stand in for them (Stripe accepts a Plan id wherever a Price id goes). Returns the synced plans."""
+    from datetime import UTC, datetime
+
+    from act3_billing.catalog import sync
+    from act3_billing.store.models import bind
+    from act3_billing.store.payments import PaymentsStore
+
+    products = call(base, "GET", "/v1/products?limit=100").get("data", [])
+    prices = call(base, "GET", "/v1/prices?limit=100")
+    if prices.get("_status") == 404:
+        prices = call(base, "GET", "/v1/plans?limit=100")
+    payments = PaymentsStore(bind(table_name, region, dynamodb_endpoint))
+    synced = sync(payments, products, prices.get("data", []), datetime.now(UTC))
+    return sorted(p.id for p in synced.plans.values() if p.stripe_price_id)

@@ -122,7 +122,6 @@ def buy(
             amount_cents=pack.price_cents,
             currency=pack.currency,
             metadata=metadata,
-            description=description,
             key=gateway_key(org_id, purchase_id, "payment_intent", payment_method or ""),
             payment_method=payment_method,
         )

@@ -94,21 +94,20 @@ class StripeGateway:
         amount_cents: int,
         currency: str,
         metadata: dict[str, str],
-        description: str,
         key: str,
         payment_method: str | None = None,
     ) -> dict[str, Any]:
+        """A saved card is confirmed at once (3-D Secure may still be asked for: `requires_action`);
+        without one the client confirms with the client secret (Stripe.js / Payment Element)."""
         params: dict[str, Any] = {
             "amount": amount_cents,
             "currency": currency,
             "customer": customer_id,
             "metadata": metadata,
-            "description": description,
+            "payment_method_types": ["card"],
         }
         if payment_method:
             params |= {"payment_method": payment_method, "confirm": True, "off_session": False}
-        else:
-            params["automatic_payment_methods"] = {"enabled": True}
         return self._plain(self._call(self._client.v1.payment_intents.create, key=key, params=params))
 
     def create_payment_checkout(
