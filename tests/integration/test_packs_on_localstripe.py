@@ -144,11 +144,9 @@ def test_a_card_payment_adds_the_pack_once_and_a_refund_claws_it_back_with_debt(
     calls.debit(org.org_id, org.creator, "ls-job-2")
     intent = stripe_local.call(localstripe, "GET", f"/v1/payment_intents/{bought.body['payment_intent_id']}")
     stripe_local.call(localstripe, "POST", "/v1/refunds", {"payment_intent": intent["id"]})
-    charge = stripe_local.call(
-        localstripe,
-        "GET",
-        f"/v1/charges/{intent['latest_charge']['id'] if isinstance(intent['latest_charge'], dict) else intent['latest_charge']}",
-    )
+    latest = intent["latest_charge"]
+    charge_id = latest["id"] if isinstance(latest, dict) else latest
+    charge = stripe_local.call(localstripe, "GET", f"/v1/charges/{charge_id}")
     assert charge["refunded"] is True
     refunded = stripe_event(
         "charge_refunded",
