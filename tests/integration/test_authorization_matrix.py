@@ -379,6 +379,34 @@ def cancel_body(world: World) -> Request:
     return Request(body={})
 
 
+def own_card(world: World) -> Request:
+    return Request(params={"payment_method_id": _catalog_and_card(world)})
+
+
+def own_tax_id(world: World) -> Request:
+    _catalog_and_card(world)
+    reply = invoke(
+        "billing_account",
+        http_event(
+            "tax_id_create",
+            org_id=world.target.org_id,
+            user=world.target.owner,
+            body={"type": "eu_vat", "value": "DE123456789"},
+            headers={"idempotency-key": world.key()},
+        ),
+    )
+    assert reply.status == 201, reply.body
+    return Request(params={"tax_id": str(reply.body["tax_id"])})
+
+
+def empty_body(world: World) -> Request:
+    return Request(body={})
+
+
+def tax_id_body(world: World) -> Request:
+    return Request(body={"type": "eu_vat", "value": "FR12345678901"})
+
+
 MONEY: dict[str, Any] = {}
 
 
@@ -477,6 +505,34 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/orgs/{org_id}/subscription/cancel"): Route(
         "subscription_cancel", org_route(owner=200, creator=403, billing=403, viewer=403), cancel_body
+    ),
+    # payment methods, portal, tax ids, invoices: owners and billing members
+    ("POST", "/orgs/{org_id}/payment-methods/setup-intent"): Route(
+        "setup_intent_create", org_route(owner=201, creator=403, billing=201, viewer=403), empty_body
+    ),
+    ("GET", "/orgs/{org_id}/payment-methods"): Route(
+        "payment_methods_list", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("POST", "/orgs/{org_id}/payment-methods/{payment_method_id}/default"): Route(
+        "payment_method_default", org_route(owner=200, creator=403, billing=200, viewer=403), own_card
+    ),
+    ("DELETE", "/orgs/{org_id}/payment-methods/{payment_method_id}"): Route(
+        "payment_method_delete", org_route(owner=204, creator=403, billing=204, viewer=403), own_card
+    ),
+    ("POST", "/orgs/{org_id}/billing-portal"): Route(
+        "billing_portal_create", org_route(owner=201, creator=403, billing=201, viewer=403), empty_body
+    ),
+    ("GET", "/orgs/{org_id}/tax-ids"): Route(
+        "tax_ids_list", org_route(owner=200, creator=403, billing=200, viewer=403)
+    ),
+    ("POST", "/orgs/{org_id}/tax-ids"): Route(
+        "tax_id_create", org_route(owner=201, creator=403, billing=201, viewer=403), tax_id_body
+    ),
+    ("DELETE", "/orgs/{org_id}/tax-ids/{tax_id}"): Route(
+        "tax_id_delete", org_route(owner=204, creator=403, billing=204, viewer=403), own_tax_id
+    ),
+    ("GET", "/orgs/{org_id}/invoices"): Route(
+        "invoices_list", org_route(owner=200, creator=403, billing=200, viewer=403)
     ),
 }
 

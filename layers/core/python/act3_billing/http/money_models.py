@@ -79,3 +79,71 @@ class SubscriptionOut(BaseModel):
     checkout_url: str | None = None
     checkout_session_id: str | None = None
     change: str | None = None
+
+
+class SetupIntentRequest(_In):
+    pass
+
+
+class SetupIntentOut(BaseModel):
+    setup_intent_id: str
+    client_secret: str | None
+    status: str | None = None
+
+
+class PaymentMethodOut(BaseModel):
+    payment_method_id: str
+    type: str | None = None
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+    default: bool = False
+
+
+class PaymentMethodsOut(BaseModel):
+    payment_methods: list[PaymentMethodOut]
+
+
+class PortalRequest(_In):
+    pass
+
+
+class PortalOut(BaseModel):
+    url: str
+
+
+class TaxIdRequest(_In):
+    type: Annotated[str, StringConstraints(min_length=2, max_length=24, pattern=r"^[a-z]{2,3}_[a-z_]{2,16}$")]
+    value: Annotated[str, StringConstraints(min_length=2, max_length=64)]
+
+
+class TaxIdOut(BaseModel):
+    tax_id: str
+    type: str | None = None
+    value: str | None = None
+    country: str | None = None
+    verification: str | None = None
+
+
+class TaxIdsOut(BaseModel):
+    tax_ids: list[TaxIdOut]
+
+
+class InvoiceOut(BaseModel):
+    invoice_id: str
+    number: str | None = None
+    status: str | None = None
+    currency: str | None = None
+    amount_due: int = 0
+    amount_paid: int = 0
+    total: int = 0
+    created: int | None = None
+    period_start: int | None = None
+    period_end: int | None = None
+    hosted_invoice_url: str | None = None
+    invoice_pdf: str | None = None
+
+
+class InvoicesOut(BaseModel):
+    invoices: list[InvoiceOut]

@@ -7,6 +7,7 @@
 | pack purchase        | ORG#{org}          | PACK#{purchase}     |
 | reference → org      | STRIPE#{stripe id} | REF                 |  customer, payment intent, subscription
 | webhook event        | STRIPE_EVENT#{id}  | EVENT               |  TTL 30 days
+| billing audit        | ORG#{org}          | BILLING_AUDIT#{t}#{id} | a card or tax id removed (TTL 400 d)
 | catalog object       | CATALOG            | PRODUCT#{id} / PRICE#{id} |
 """
 
@@ -74,6 +75,15 @@ class CatalogItem(_Item):
     updated_at = UnicodeAttribute()
 
 
+class BillingAuditItem(_Item):
+    org_id = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    ref = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_ttl = TTLAttribute(null=True)
+
+
 PAYMENT_MODELS: tuple[type[_Item], ...] = (
     CustomerItem,
     StripeRefItem,
@@ -81,4 +91,5 @@ PAYMENT_MODELS: tuple[type[_Item], ...] = (
     PackPurchaseItem,
     StripeEventItem,
     CatalogItem,
+    BillingAuditItem,
 )

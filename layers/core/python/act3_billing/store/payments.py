@@ -16,6 +16,7 @@ from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import org_pk
 from act3_billing.store.payment_models import (
     PAYMENT_MODELS,
+    BillingAuditItem,
     CatalogItem,
     CustomerItem,
     PackPurchaseItem,
@@ -28,6 +29,7 @@ from act3_billing.store.tx import Tx, TxCancelled
 CUSTOMER_SK = "STRIPE_CUSTOMER"
 SUBSCRIPTION_SK = "SUBSCRIPTION"
 EVENT_TTL = timedelta(days=30)
+AUDIT_TTL = timedelta(days=400)
 CATALOG_PK = "CATALOG"
 
 
@@ -80,6 +82,21 @@ class PaymentsStore:
         except DoesNotExist:
             return None
         return StripeRef(item.org_id, item.kind, item.ref)
+
+    def audit(self, org_id: str, actor: str, action: str, ref: str, now: datetime) -> None:
+        """A billing change that leaves nothing else in our table (a card or tax id removed at Stripe)."""
+        from act3_billing.domain.ids import new_id
+
+        BillingAuditItem(
+            org_pk(org_id),
+            f"BILLING_AUDIT#{iso(now)}#{new_id('ba', now)}",
+            org_id=org_id,
+            actor=actor,
+            action=action,
+            ref=ref,
+            created_at=iso(now),
+            expires_ttl=now + AUDIT_TTL,
+        ).save()
 
     # ---- answers of calls that went to Stripe ---------------------------------------------------
 
