@@ -407,6 +407,10 @@ def tax_id_body(world: World) -> Request:
     return Request(body={"type": "eu_vat", "value": "FR12345678901"})
 
 
+def this_month(world: World) -> Request:
+    return Request(params={"cycle": "2026-11"})
+
+
 MONEY: dict[str, Any] = {}
 
 
@@ -534,6 +538,9 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("GET", "/orgs/{org_id}/invoices"): Route(
         "invoices_list", org_route(owner=200, creator=403, billing=200, viewer=403)
     ),
+    ("GET", "/orgs/{org_id}/statements/{cycle}"): Route(
+        "statement_get", org_route(owner=200, creator=403, billing=200, viewer=403), this_month
+    ),
 }
 
 ROUTES = {(method, path): code_uri for _, method, path, code_uri, _ in http_routes()}
@@ -565,6 +572,7 @@ def moto_env() -> Iterator[Env]:
         patch.setenv("STRIPE_API_KEY", "sk_test_act3_fake")
         MONEY["stripe"] = stripe_api
         with handlers_on_moto(patch, TABLE, MovableClock(T0 + timedelta(hours=1))) as store:
+            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="act3-billing-statements")
             yield Env(store, boto3.client("dynamodb", region_name="us-east-1"))
 
 

@@ -147,3 +147,26 @@ class InvoiceOut(BaseModel):
 
 class InvoicesOut(BaseModel):
     invoices: list[InvoiceOut]
+
+
+class StatementTotalsOut(BaseModel):
+    granted: int
+    spent: int
+    refunded: int
+    rolled_over: int
+    expired: int
+    forfeited: int
+    packs_bought: int
+    taken_back: int
+    debt: int
+
+
+class StatementOut(BaseModel):
+    org_id: str
+    cycle: str = Field(description="the calendar month, YYYY-MM")
+    period_start: str
+    period_end: str
+    final: bool = Field(description="false while the month is still running (the PDF is made afresh)")
+    url: str = Field(description="presigned download URL of the PDF")
+    expires_in: int
+    totals: StatementTotalsOut
