@@ -117,3 +117,27 @@ def test_fuzzed_bodies_and_headers_are_400_never_500(payload: str, header: str |
         patch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
         reply = deliver(payload=payload, signature=header)
     assert reply.status == 400 and reply.code == "invalid_signature"
+
+
+def test_product_and_price_events_make_the_live_catalog_that_get_plans_serves(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    from tests.support.events import http_event
+    from tests.support.functions import invoke
+
+    now = int(time.time())
+    ids = {"prod_REPLACE": "prod_creator_live", "price_REPLACE": "price_creator_live"}
+
+    def creator(credits: str) -> Any:
+        return lambda obj: obj["metadata"].update(monthly_credits=credits)
+
+    price = stripe_event(
+        "price_created", ids=ids, created=now, change=lambda obj: obj.update(unit_amount=3900)
+    )
+    newer = stripe_event("product_updated", ids=ids, created=now + 5, change=creator("36000"))
+    older = stripe_event("product_updated", ids=ids, created=now, change=creator("1"))
+    for event in (price, newer, older):
+        assert deliver(event).status == 200
+    plans = {p["id"]: p for p in invoke("plans", http_event("plans_list", user=None)).body["plans"]}
+    assert (plans["creator"]["price_cents"], plans["creator"]["monthly_credits"]) == (3900, 36000)
+    assert plans["studio"]["price_cents"] == 9900  # Stripe said nothing about it: the built-in default

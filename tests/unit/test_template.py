@@ -57,11 +57,18 @@ def test_only_plans_is_public():
     public = {
         logical_id
         for logical_id, resource in _functions().items()
-        for event in resource["Properties"]["Events"].values()
+        for event in resource["Properties"].get("Events", {}).values()
         if event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+    }
+    # Function URLs have no JWT authorizer: only Stripe's webhook, which verifies Stripe's signature.
+    urls = {
+        logical_id: resource["Properties"]["FunctionUrlConfig"]["AuthType"]
+        for logical_id, resource in _functions().items()
+        if "FunctionUrlConfig" in resource["Properties"]
     }
 
     assert public == {"PlansFunction"}
+    assert urls == {"StripeWebhookFunction": "NONE"}
 
 
 def test_table_kwargs_have_the_keys_and_gsi1():
