@@ -17,7 +17,8 @@ for name in sys.argv[1:]:
     spec = importlib.util.spec_from_file_location(f"app_{name}", f"functions/{name}/app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    seen[name] = sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("stripe", "fpdf", "PIL")})
+    roots = {m.split(".")[0] for m in sys.modules}
+    seen[name] = sorted(roots & {"stripe", "fpdf", "PIL"})
 print(json.dumps(seen))
 """
 
