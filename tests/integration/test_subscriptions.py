@@ -149,6 +149,14 @@ def test_upgrade_takes_effect_at_once_with_proration(money: FakeStripe, store: B
     assert update.params["billing_cycle_anchor"] == "now"
     assert update.params["payment_behavior"] == "pending_if_incomplete"
     assert update.params["items"][0]["price"] == "price_studio"
+    # a pending update takes only what Stripe allows with it (no metadata, no cancel flag)
+    assert set(update.params) <= {
+        "items",
+        "proration_behavior",
+        "billing_cycle_anchor",
+        "payment_behavior",
+        "expand",
+    }
     wallet = store.wallet(org.org_id)
     assert wallet.plan_id == "studio" and wallet.monthly_allowance == 120_000
     assert sum(lot.remaining for lot in wallet.lots if lot.kind is LotKind.BANK) == 800 + 33_000

@@ -11,6 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from act3_billing.domain.errors import IdempotencyKeyReuse
 from act3_billing.domain.ledger import EntryType
 from act3_billing.domain.lots import Lot, LotKind
 from act3_billing.domain.packs import pack_lot_id, price_pack
@@ -80,7 +81,7 @@ def buy(
     wallet = ctx.store.wallet(org_id)
     pack = price_pack(ctx.catalog, wallet.plan_id, credits)
     purchase_id = "pp_" + hashlib.sha256(f"{org_id}\x1f{token.key}".encode()).hexdigest()[:24]
-    item, _ = payments.new_purchase(
+    item, created = payments.new_purchase(
         PackPurchaseItem(
             org_pk(org_id),
             f"PACK#{purchase_id}",
@@ -94,6 +95,9 @@ def buy(
             created_at=iso(ctx.now),
         )
     )
+    if not created and (item.actor != ctx.caller.user_id or int(item.credits) != pack.credits):
+        # An earlier attempt under this key stopped half-way with another request.
+        raise IdempotencyKeyReuse("this Idempotency-Key was already used with a different request")
     customer = ensure_customer(payments, gateway, org_id, ctx.caller.email, ctx.now)
     metadata = {
         "act3_org": org_id,

@@ -192,14 +192,17 @@ class StripeGateway:
         metadata: dict[str, str],
         key: str,
     ) -> dict[str, Any]:
-        """Upgrade (`now`): a new billing period starts at once, Stripe prorates and charges; applied
-        only when the payment succeeds. Downgrade: the new price bills from the next period."""
+        """Upgrade (`now`): a new billing period starts at once, Stripe prorates and charges, and the
+        change applies only when that payment succeeds (a pending update, which accepts only the
+        price, proration and anchor). Downgrade: the new price bills from the next period."""
         item_id = subscription["items"]["data"][0]["id"]
-        params: dict[str, Any] = {
-            "items": [{"id": item_id, "price": price_id}],
-            "metadata": metadata,
-            "cancel_at_period_end": False,
-        }
+        update = self._client.v1.subscriptions.update
+        if subscription.get("cancel_at_period_end"):
+            # A change of plan takes back a scheduled cancellation first.
+            self._call(
+                update, subscription["id"], key=key + "-resume", params={"cancel_at_period_end": False}
+            )
+        params: dict[str, Any] = {"items": [{"id": item_id, "price": price_id}]}
         if now:
             params |= {
                 "proration_behavior": "always_invoice",
@@ -208,10 +211,8 @@ class StripeGateway:
                 "expand": ["latest_invoice"],
             }
         else:
-            params["proration_behavior"] = "none"
-        return self._plain(
-            self._call(self._client.v1.subscriptions.update, subscription["id"], key=key, params=params)
-        )
+            params |= {"proration_behavior": "none", "metadata": metadata}
+        return self._plain(self._call(update, subscription["id"], key=key, params=params))
 
     def cancel_at_period_end(self, subscription_id: str, *, key: str) -> dict[str, Any]:
         return self._plain(
