@@ -18,7 +18,9 @@ from act3_billing import runtime
 from act3_billing.store.wallets import BillingStore
 from act3_local import stripe_local
 from act3_local.services import free_port, start_localstripe
+from tests.integration.conftest import MovableClock
 from tests.support import calls
+from tests.support.books import assert_books
 from tests.support.events import http_event
 from tests.support.functions import invoke
 from tests.support.stripe_events import SECRET, _load, deliver, stripe_event
@@ -127,11 +129,12 @@ def spendable(org: Org) -> int:
 
 
 def test_a_card_payment_adds_the_pack_once_and_a_refund_claws_it_back_with_debt(
-    localstripe: str, on_localstripe: Deliveries, store: BillingStore
+    localstripe: str, on_localstripe: Deliveries, store: BillingStore, clock: MovableClock
 ) -> None:
     org = new_org(store, monthly=100, cap=200)
     card = saved_card(localstripe, org, VISA)
     before = spendable(org)
+    clock.advance(seconds=1)
     bought = buy(org, {"credits": 1000, "payment_method": card}, "ls-pack-1")
     assert bought.status == 201 and bought.body["status"] == "paid", bought.body
     assert spendable(org) == before + 1000
@@ -140,8 +143,10 @@ def test_a_card_payment_adds_the_pack_once_and_a_refund_claws_it_back_with_debt(
     assert result["result"] == "pack already settled"
     assert spendable(org) == before + 1000
     # spend 80 + 80 (100 monthly, then 60 of the pack), then the payment is refunded on localstripe
-    calls.debit(org.org_id, org.creator, "ls-job-1")
-    calls.debit(org.org_id, org.creator, "ls-job-2")
+    for job in ("ls-job-1", "ls-job-2"):
+        clock.advance(seconds=1)
+        calls.debit(org.org_id, org.creator, job)
+    clock.advance(seconds=1)
     intent = stripe_local.call(localstripe, "GET", f"/v1/payment_intents/{bought.body['payment_intent_id']}")
     stripe_local.call(localstripe, "POST", "/v1/refunds", {"payment_intent": intent["id"]})
     latest = intent["latest_charge"]
@@ -156,7 +161,7 @@ def test_a_card_payment_adds_the_pack_once_and_a_refund_claws_it_back_with_debt(
     assert deliver(refunded).status == 200
     view = invoke("balance", http_event("balance_get", org_id=org.org_id, user=org.owner)).body
     assert view["debt"] == 60 and view["spendable"] == 0  # 940 taken back, the 60 spent are owed
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_a_declined_card_is_402_and_adds_nothing(

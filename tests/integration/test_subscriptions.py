@@ -9,6 +9,8 @@ from act3_billing import catalog, runtime
 from act3_billing.domain.lots import LotKind
 from act3_billing.domain.plans import default_catalog
 from act3_billing.store.wallets import BillingStore
+from tests.integration.conftest import MovableClock
+from tests.support.books import assert_books
 from tests.support.events import http_event
 from tests.support.functions import Reply, invoke
 from tests.support.stripe_api import FakeStripe
@@ -54,7 +56,9 @@ def trial_org(store: BillingStore, money: FakeStripe) -> Org:
     return new_org(store, plan_id="starter_trial", monthly=800, cap=1600)
 
 
-def subscribed(store: BillingStore, money: FakeStripe, plan: str = "creator") -> tuple[Org, str]:
+def subscribed(
+    store: BillingStore, money: FakeStripe, clock: MovableClock, plan: str = "creator"
+) -> tuple[Org, str]:
     org = trial_org(store, money)
     call("subscription_create", org, org.owner, {"plan_id": "starter"}, key="make-customer")
     customer = runtime.payments().customer_id(org.org_id)
@@ -64,6 +68,7 @@ def subscribed(store: BillingStore, money: FakeStripe, plan: str = "creator") ->
         "subscription_create", org, org.owner, {"plan_id": plan, "payment_method": card["id"]}, key="sub-1"
     )
     assert reply.status == 201, reply.body
+    clock.advance(seconds=1)  # what follows happens later (the ledger is replayed in time order)
     return org, customer
 
 
@@ -102,9 +107,9 @@ def test_subscribe_by_checkout_returns_a_url_in_subscription_mode(
 
 
 def test_subscribe_with_a_saved_card_grants_the_paid_cycle_exactly_once(
-    money: FakeStripe, store: BillingStore
+    money: FakeStripe, store: BillingStore, clock: MovableClock
 ) -> None:
-    org, customer = subscribed(store, money)
+    org, customer = subscribed(store, money, clock)
     (created,) = money.posts("/v1/subscriptions")
     assert created.params["items"] == [{"price": "price_creator"}]
     wallet = store.wallet(org.org_id)
@@ -120,14 +125,16 @@ def test_subscribe_with_a_saved_card_grants_the_paid_cycle_exactly_once(
     deliver(event)
     deliver(invoice_paid(org, customer, sub.subscription_id, "price_creator", start))
     assert store.wallet(org.org_id).spendable(store.wallet(org.org_id).cycle_start) == 33_800
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
     view = call("subscription_get", org, org.owner)
     assert view.body["plan_id"] == "creator" and view.body["status"] == "active"
     assert view.body["next_invoice_at"] == view.body["current_period_end"]
 
 
-def test_the_next_paid_cycle_comes_on_invoice_paid(money: FakeStripe, store: BillingStore) -> None:
-    org, customer = subscribed(store, money)
+def test_the_next_paid_cycle_comes_on_invoice_paid(
+    money: FakeStripe, store: BillingStore, clock: MovableClock
+) -> None:
+    org, customer = subscribed(store, money, clock)
     sub = runtime.payments().subscription(org.org_id)
     assert sub is not None and sub.subscription_id
     next_start = int(datetime.fromisoformat(str(sub.period_end)).timestamp())
@@ -137,11 +144,13 @@ def test_the_next_paid_cycle_comes_on_invoice_paid(money: FakeStripe, store: Bil
     wallet = store.wallet(org.org_id)
     assert wallet.cycle_start == datetime.fromtimestamp(next_start, UTC)
     assert wallet.current_monthly() is not None and wallet.current_monthly().remaining == 33_000  # type: ignore[union-attr]
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
-def test_upgrade_takes_effect_at_once_with_proration(money: FakeStripe, store: BillingStore) -> None:
-    org, _ = subscribed(store, money)
+def test_upgrade_takes_effect_at_once_with_proration(
+    money: FakeStripe, store: BillingStore, clock: MovableClock
+) -> None:
+    org, _ = subscribed(store, money, clock)
     reply = call("subscription_plan_change", org, org.owner, {"plan_id": "studio"}, key="up-1")
     assert reply.status == 200 and reply.body["change"] == "upgraded", reply.body
     update = money.posts("/v1/subscriptions/")[-1]
@@ -160,11 +169,13 @@ def test_upgrade_takes_effect_at_once_with_proration(money: FakeStripe, store: B
     wallet = store.wallet(org.org_id)
     assert wallet.plan_id == "studio" and wallet.monthly_allowance == 120_000
     assert sum(lot.remaining for lot in wallet.lots if lot.kind is LotKind.BANK) == 800 + 33_000
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
-def test_downgrade_waits_for_the_end_of_the_cycle(money: FakeStripe, store: BillingStore) -> None:
-    org, customer = subscribed(store, money)
+def test_downgrade_waits_for_the_end_of_the_cycle(
+    money: FakeStripe, store: BillingStore, clock: MovableClock
+) -> None:
+    org, customer = subscribed(store, money, clock)
     reply = call("subscription_plan_change", org, org.owner, {"plan_id": "starter"}, key="down-1")
     assert reply.status == 200 and reply.body["change"] == "downgrade_at_period_end"
     assert reply.body["pending_plan_id"] == "starter" and reply.body["plan_id"] == "creator"
@@ -178,13 +189,13 @@ def test_downgrade_waits_for_the_end_of_the_cycle(money: FakeStripe, store: Bill
     assert wallet.plan_id == "starter" and wallet.monthly_allowance == 800
     assert sum(lot.remaining for lot in wallet.lots if lot.kind is LotKind.BANK) <= 1600  # cut to the new cap
     assert call("subscription_get", org, org.owner).body["pending_plan_id"] is None
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_cancel_goes_to_archive_at_period_end_keeping_every_lot(
-    money: FakeStripe, store: BillingStore
+    money: FakeStripe, store: BillingStore, clock: MovableClock
 ) -> None:
-    org, customer = subscribed(store, money)
+    org, customer = subscribed(store, money, clock)
     reply = call("subscription_cancel", org, org.owner, {}, key="cancel-1")
     assert reply.status == 200 and reply.body["pending_plan_id"] == "archive"
     assert reply.body["cancel_at_period_end"] is True and reply.body["next_invoice_at"] is None
@@ -206,13 +217,13 @@ def test_cancel_goes_to_archive_at_period_end_keeping_every_lot(
     wallet = store.wallet(org.org_id)
     assert wallet.plan_id == "archive" and not wallet.generation_enabled
     assert wallet.total() == total  # nothing forfeited on entering archive
-    assert store.reconcile(org.org_id).ok
+    assert_books(store, org.org_id)
 
 
 def test_a_failed_renewal_is_visible_as_past_due_and_keeps_the_credits(
-    money: FakeStripe, store: BillingStore
+    money: FakeStripe, store: BillingStore, clock: MovableClock
 ) -> None:
-    org, customer = subscribed(store, money)
+    org, customer = subscribed(store, money, clock)
     sub = runtime.payments().subscription(org.org_id)
     assert sub is not None and sub.subscription_id
     before = store.wallet(org.org_id).total()

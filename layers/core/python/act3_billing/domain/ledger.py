@@ -32,6 +32,9 @@ class EntryType(StrEnum):
     TRANSFER_IN = "transfer_in"
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
+    # Issue 8: a refunded or disputed pack taken back, and a debt paid by credits that came in later.
+    CLAWBACK = "clawback"
+    DEBT_REPAID = "debt_repaid"
 
 
 class Account(StrEnum):
@@ -60,6 +63,8 @@ POSTINGS: Mapping[EntryType, tuple[Account, Account]] = {
     EntryType.TRANSFER_OUT: (Account.AVAILABLE, Account.TRANSFER),
     EntryType.TRANSFER_IN: (Account.TRANSFER, Account.AVAILABLE),
     EntryType.ADJUSTMENT: (Account.ISSUED, Account.AVAILABLE),
+    EntryType.CLAWBACK: (Account.AVAILABLE, Account.ISSUED),
+    EntryType.DEBT_REPAID: (Account.AVAILABLE, Account.ISSUED),
 }
 
 

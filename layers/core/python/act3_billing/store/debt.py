@@ -1,21 +1,22 @@
 """Claw-back of a refunded or disputed pack, and the debt it leaves: one transaction each.
 
 A claw-back takes what is left of the pack's lot; what was already spent of it becomes the wallet's
-`debt`. The next credits that arrive pay the debt first (`repay_from`), before anything can spend them.
-Both write an `adjustment` ledger entry from the org back to the platform (`platform:issued`), so
+`debt`. The next credits that arrive pay the debt first (`repay_from`, run right after the lot is added, in
+its own transaction: a debit landing in between would spend them first, and the debt waits for the next).
+Both write a ledger entry (`clawback`, `debt_repaid`) from the org back to `platform:issued`, so
 *granted - spent - expired - forfeited - held = balance* keeps holding.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pynamodb.connection import Connection
 from pynamodb.expressions.update import Action
 
 from act3_billing.domain.errors import Conflict
 from act3_billing.domain.ids import new_id
-from act3_billing.domain.ledger import Account, EntryType, LedgerEntry
+from act3_billing.domain.ledger import EntryType, LedgerEntry
 from act3_billing.store.cache import shared_cache
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import WALLET_SK, WalletItem, org_pk
@@ -27,21 +28,31 @@ MAX_ATTEMPTS = 20
 
 
 def _taken_back(
-    org_id: str, amount: int, lot_id: str, idem_key: str | None, memo: str, now: datetime
+    entry_type: EntryType,
+    org_id: str,
+    amount: int,
+    lot_id: str,
+    idem_key: str | None,
+    memo: str,
+    now: datetime,
 ) -> LedgerEntry:
     return LedgerEntry(
         entry_id=new_id("le", now),
         org_id=org_id,
-        type=EntryType.ADJUSTMENT,
+        type=entry_type,
         amount=amount,
         created_at=now,
         lots={lot_id: -amount} if amount else {},
-        from_account=Account.AVAILABLE,
-        to_account=Account.ISSUED,
         actor=SYSTEM_ACTOR,
         idempotency_key=idem_key,
         memo=memo,
     )
+
+
+def _after(opened: datetime, now: datetime) -> datetime:
+    """A take-back of a lot is recorded after the lot's arrival, even within the same request (the
+    ledger is replayed in time order)."""
+    return max(now, opened + timedelta(milliseconds=1))
 
 
 class DebtStore:
@@ -59,13 +70,15 @@ class DebtStore:
             left = lot.remaining if lot is not None else 0
             take = min(credits, left)
             owed = credits - take
+            at = _after(lot.created_at, now) if lot is not None else now
             entry = _taken_back(
+                EntryType.CLAWBACK,
                 org_id,
                 take,
                 lot_id,
                 idem.key,
                 f"{memo}: {take} taken back, {owed} already spent becomes debt",
-                now,
+                at,
             )
             actions: list[Action] = []
             condition = WalletItem.pk.exists()
@@ -99,7 +112,15 @@ class DebtStore:
             if wallet.debt <= 0 or lot is None or lot.remaining <= 0 or not lot.live_at(now):
                 return 0
             pay = min(wallet.debt, lot.remaining)
-            entry = _taken_back(org_id, pay, lot_id, None, f"debt repaid from {lot_id}", now)
+            entry = _taken_back(
+                EntryType.DEBT_REPAID,
+                org_id,
+                pay,
+                lot_id,
+                None,
+                f"debt repaid from {lot_id}",
+                _after(lot.created_at, now),
+            )
             path = WalletItem.lots[lot_id]["remaining"]
             tx = Tx(self._connection)
             tx.update(
