@@ -160,13 +160,19 @@ class LocalStack:
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("AWS_PROFILE", None)
         resources.create_tables(stack, ddb.endpoint)
-        if o.stripe and stack.tables:
-            # The plan catalog of localstripe into DynamoDB, as `make stripe-sync` does (issue 8).
-            stripe_local.sync_catalog(stripe_base, stack.tables[0].name, ddb.endpoint)
         moto_info = resources.create_moto_resources(stack, moto.endpoint, environment)
 
         runtime = Runtime(stack.functions, environment)
         runtime.apply_environment()
+        if o.stripe and stack.tables:
+            # The plan catalog of localstripe into DynamoDB, as `make stripe-sync` does (issue 8); the
+            # built-in catalog stays the default if that fails.
+            try:
+                stripe_local.sync_catalog(stripe_base, stack.tables[0].name, ddb.endpoint)
+            except Exception:
+                log.exception(
+                    "syncing the plan catalog from localstripe failed; GET /plans serves the built-in one"
+                )
 
         admin_token = secrets.token_urlsafe(16)
         self.stack, self.runtime, self.clock = stack, runtime, clock
