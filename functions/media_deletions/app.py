@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from act3_billing import runtime, storage
+from act3_billing import media_deletion, runtime, storage
 from act3_billing.http.api import caller, make_resolver
 from act3_billing.http.models import MediaDeletionRequest, MediaDeletionResponse
 from act3_billing.http.problems import documented
@@ -48,7 +48,7 @@ def delete_media(
     def keep_going() -> bool:
         return context is None or context.get_remaining_time_in_millis() > SPARE_MILLIS
 
-    body, done = storage.delete_media(
+    body, done = media_deletion.delete_media(
         ctx,
         org_id,
         project_id=request.project_id,

@@ -218,9 +218,9 @@ def test_a_failed_purge_comes_back_alone_and_finishes_on_redelivery(
 def test_a_purge_out_of_time_queues_the_rest_and_the_next_run_finishes(
     store: BillingStore, clock: MovableClock, monkeypatch: Any
 ) -> None:
-    from act3_billing import storage
+    from act3_billing import media_deletion
 
-    monkeypatch.setattr(storage, "DELETE_BATCH", 1)
+    monkeypatch.setattr(media_deletion, "DELETE_BATCH", 1)
     org = new_org(store)
     objects = fill(org)
     cycles.enter_archive(org.org_id, clock())

@@ -53,9 +53,9 @@ def keys_left(org: Org) -> set[str]:
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     # Imported here: the package's metrics read their namespace from the functions' environment.
-    from act3_billing import storage
+    from act3_billing import media_deletion
 
-    monkeypatch.setattr(storage, "DELETE_BATCH", 2)
+    monkeypatch.setattr(media_deletion, "DELETE_BATCH", 2)
 
 
 def test_a_dry_run_counts_what_would_go_and_deletes_nothing(store: BillingStore, small_batches: None) -> None:
