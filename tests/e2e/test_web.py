@@ -103,16 +103,6 @@ def balance(stack: StackProcess, org: str, email: str) -> dict[str, Any]:
     return result
 
 
-KNOWN_PAYMENT_PAGE_HANG = pytest.mark.xfail(
-    reason=(
-        "known defect left open (issue 13): after the money work landed, the Plan & payment page waits "
-        "on Stripe calls that localstripe cannot answer (payment-methods list) and never draws; later "
-        "pages queue behind those calls"
-    ),
-    strict=False,
-)
-
-
 def test_sign_in_and_read_the_meters(product_stack: StackProcess, demo: dict[str, Any], page: Any) -> None:
     # Given the demo studio and its owner at the sign-in page
     page.goto(product_stack.api + "/")
@@ -362,7 +352,6 @@ def test_a_viewer_sees_every_page_read_only(
     assert page.get_by_role("heading", name="Payment methods").count() == 0
 
 
-@KNOWN_PAYMENT_PAGE_HANG
 def test_a_billing_member_manages_money_not_plans_or_people(
     product_stack: StackProcess, demo: dict[str, Any], page: Any
 ) -> None:
@@ -380,7 +369,6 @@ def test_a_billing_member_manages_money_not_plans_or_people(
     assert page.locator("table.members select").count() == 0
 
 
-@KNOWN_PAYMENT_PAGE_HANG
 def test_a_monthly_limit_set_by_the_owner_stops_the_creator_in_words(
     product_stack: StackProcess, demo: dict[str, Any], browser: Any, page: Any
 ) -> None:
@@ -455,7 +443,6 @@ def test_every_problem_code_of_the_api_reads_as_words(product_stack: StackProces
     assert messages["insufficient_credits"].startswith("Not enough credits: 500 needed, 100 available")
 
 
-@KNOWN_PAYMENT_PAGE_HANG
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_every_page_is_accessible_and_fits(
     product_stack: StackProcess, demo: dict[str, Any], browser: Any, viewport: dict[str, int]

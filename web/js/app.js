@@ -1,5 +1,5 @@
 // The app shell: configuration, sign-in, the signed-in user's organizations and role, and the pages.
-import { createApi } from "./api.js";
+import { ApiError, NetworkError, createApi } from "./api.js";
 import { completeHostedSignIn, currentClaims, currentToken, signOut } from "./auth.js";
 import { clear, h } from "./dom.js";
 import { ROLE_NAMES } from "./format.js";
@@ -149,8 +149,13 @@ async function main() {
     try {
       await PAGES[name].render(ctx, container);
     } catch (error) {
+      const known = error instanceof ApiError || error instanceof NetworkError;
+      // A bug in a page (not an answer from the API) goes to the console too, where the browser
+      // tests fail on it, and the reader gets words rather than a script's message.
+      if (!known) console.error(`page ${name} failed to draw:`, error);
       if (ticket === rendering) {
-        clear(container, h("div", { class: "alert alert-error", role: "alert" }, error.message));
+        const words = known ? error.message : "This page could not be drawn. Reload to try again.";
+        clear(container, h("div", { class: "alert alert-error", role: "alert" }, words));
       }
     }
     container.removeAttribute("aria-busy");

@@ -213,6 +213,26 @@ function statements(ctx, balance, status) {
   return [h("p", { class: "hint" }, "A PDF of the month's credits: granted, spent by member and job type, rolled over, expired, packs and debt."), form];
 }
 
+const STATUS_WORDS = {
+  none: "no paid subscription",
+  active: "active",
+  trialing: "trial",
+  past_due: "payment past due",
+  unpaid: "unpaid",
+  incomplete: "payment incomplete",
+  canceled: "cancelled",
+  checkout_open: "waiting for checkout",
+};
+
+function subscriptionWords(catalog, balance, sub) {
+  const parts = [`${planName(catalog, sub.plan_id || balance.plan_id)}: ${STATUS_WORDS[sub.status] || sub.status}`];
+  if (sub.cancel_at_period_end && sub.current_period_end) parts.push(`moves to Archive on ${date(sub.current_period_end)}`);
+  else if (sub.pending_plan_id) parts.push(`changes to ${planName(catalog, sub.pending_plan_id)} on ${date(sub.current_period_end)}`);
+  else if (sub.current_period_end && sub.status !== "none") parts.push(`renews ${date(sub.current_period_end)}`);
+  if (sub.next_invoice_at) parts.push(`next invoice ${date(sub.next_invoice_at)}`);
+  return parts.join(" · ");
+}
+
 function purchases(result) {
   if (!result || result.unavailable) return null;
   if (result.error) return errorBox(result.error);
