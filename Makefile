@@ -65,8 +65,8 @@ browser: venv ## Debian's chromium for the browser tests (apt-get when missing)
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; }
 	@$(CHROMIUM) --version >&2 2>/dev/null
 
-web-deploy: venv ## upload web/ and its config.json to the deployed stack, invalidate CloudFront (STACK=, LINKEDIN=1)
-	$(BIN)/python -m act3_web deploy --stack "$(or $(STACK),act3-billing)" $(if $(LINKEDIN),--linkedin)
+web-deploy: venv ## upload web/ and its config.json to the deployed stack, invalidate CloudFront (STACK=, LINKEDIN=1, STRIPE_PK=pk_…)
+	$(BIN)/python -m act3_web deploy --stack "$(or $(STACK),act3-billing)" $(if $(LINKEDIN),--linkedin) $(if $(STRIPE_PK),--stripe-publishable-key "$(STRIPE_PK)")
 
 bench: venv ddb ## benchmarks (tests/bench)
 	@$(BIN)/python -m tests.bench

@@ -103,6 +103,10 @@ def balance(stack: StackProcess, org: str, email: str) -> dict[str, Any]:
     return result
 
 
+def pack_credits(view: dict[str, Any]) -> int:
+    return sum(int(lot["remaining"]) for lot in view["packs"])
+
+
 def test_sign_in_and_read_the_meters(product_stack: StackProcess, demo: dict[str, Any], page: Any) -> None:
     # Given the demo studio and its owner at the sign-in page
     page.goto(product_stack.api + "/")
@@ -217,6 +221,54 @@ def test_out_of_credit_dialog_offers_upgrade_pack_and_cancel(
     dialog.get_by_role("button", name="Cancel and go back").click()
     assert not dialog.is_visible()
     assert balance(product_stack, org, OWNER)["spendable"] == before["spendable"]
+
+
+def test_a_card_added_in_the_page_pays_a_pack_through_localstripe_and_the_meter_moves(
+    product_stack: StackProcess, demo: dict[str, Any], page: Any
+) -> None:
+    org = demo["org_id"]
+    sign_in(page, product_stack.api, OWNER)
+    page.get_by_role("link", name="Plan & payment").click()
+    # Given the owner adds a card: a SetupIntent from the API, confirmed by Stripe.js (localstripe's)
+    page.get_by_role("button", name="Add a card").click()
+    page.get_by_label("Card number").fill("4242424242424242")
+    page.get_by_label("Expiry month (MM)").fill("12")
+    page.get_by_label("Expiry year (YY)").fill("30")
+    page.get_by_label("Security code (CVC)").fill("123")
+    page.get_by_label("Postal code").fill("75001")
+    page.get_by_role("button", name="Save card").click()
+    # Then the card is on file at Stripe (localstripe) and is the default
+    page.get_by_role("rowheader", name="VISA •••• 4242").wait_for()
+    cards = product_stack.request("GET", f"/orgs/{org}/payment-methods", token=product_stack.token(OWNER))
+    assert [(c["last4"], c["default"]) for c in cards.json()["payment_methods"]] == [("4242", True)]
+    assert page.locator(".alert-error").count() == 0, "tax ids, invoices and statements read too"
+    shot(page, "05b-card-saved")
+    # When a job bigger than the balance is calculated and the dialog's pack is bought
+    before = balance(product_stack, org, OWNER)
+    page.get_by_role("link", name="Calculate").click()
+    page.get_by_label("Q3 shots").fill("1000")
+    page.get_by_role("button", name="Calculate", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Not enough credits")
+    dialog.wait_for()
+    dialog.get_by_test_id("buy-pack").click()
+    # Then localstripe takes the payment, the pack lands once, and the page says so in words
+    page.wait_for_function(
+        "() => /credits added/.test(document.querySelector('dialog .dialog-status').textContent)",
+        timeout=45_000,
+    )
+    after = balance(product_stack, org, OWNER)
+    purchases = product_stack.request("GET", f"/orgs/{org}/credit-packs", token=product_stack.token(OWNER))
+    (paid,) = [p for p in purchases.json()["purchases"] if p["status"] == "paid"]
+    bought = paid["credits"]
+    assert f"{credits_text(bought)} credits added" in dialog.inner_text()
+    assert pack_credits(after) == pack_credits(before) + bought
+    assert after["spendable"] >= before["spendable"] + bought  # a hold may expire meanwhile, never less
+    shot(page, "05c-pack-paid")
+    # And the meter moves on Plan & Usage
+    dialog.get_by_role("button", name="Cancel and go back").click()
+    page.get_by_role("link", name="Plan & Usage").click()
+    page.get_by_role("heading", name="Plan & Usage").wait_for()
+    assert page.get_by_test_id("spendable").inner_text() == credits_text(after["spendable"])
 
 
 def test_a_new_linkedin_user_meets_the_trial_limits(product_stack: StackProcess, page: Any) -> None:

@@ -116,3 +116,17 @@ def test_invite_links_and_the_sign_in_callback_point_at_the_local_web_app(tmp_pa
     bare = tmp_path / "template.yaml"
     bare.write_text("Resources: {}\n")
     assert web_parameters(bare, "http://127.0.0.1:4321") == {}
+
+
+def test_with_localstripe_the_app_loads_its_stripe_js_and_may_reach_it(issuer: Issuer, web: Path) -> None:
+    origin = "http://127.0.0.1:8420"
+    cfg = config(issuer, f"{origin}/js.stripe.com/v3/")
+    assert cfg["stripe"]["js_url"] == f"{origin}/js.stripe.com/v3/"
+    assert cfg["stripe"]["publishable_key"].startswith("pk_test_")
+    assert "stripe" not in config(issuer)
+    page = static("/", web, stripe_origin=origin)
+    assert page is not None
+    policy = dict(page.headers)["content-security-policy"]
+    assert f"script-src 'self' {origin};" in policy and f"connect-src 'self' {origin};" in policy
+    bare = static("/", web)
+    assert bare is not None and origin not in dict(bare.headers)["content-security-policy"]

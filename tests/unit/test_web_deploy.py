@@ -56,3 +56,9 @@ def test_upload_puts_every_file_with_its_type(s3: Any) -> None:
     assert page["Body"].read() == (WEB_ROOT / "index.html").read_bytes()
     cfg = json.loads(s3.get_object(Bucket="web-bucket", Key="config.json")["Body"].read())
     assert cfg["auth"]["client_id"] == "client123"
+
+
+def test_config_names_stripe_js_only_with_a_publishable_key() -> None:
+    assert "stripe" not in config_for(OUTPUTS, linkedin=False)
+    cfg = config_for(OUTPUTS, linkedin=False, stripe_publishable_key="pk_live_abc")
+    assert cfg["stripe"] == {"publishable_key": "pk_live_abc", "js_url": "https://js.stripe.com/v3/"}

@@ -48,6 +48,7 @@ class Api:
         base_url: str,
         admin_token: str,
         admin: dict[str, Callable[[dict[str, Any]], Any]],
+        stripe_js: str | None = None,
     ):
         self.stack = stack
         self.runtime = runtime
@@ -56,6 +57,8 @@ class Api:
         self.base_url = base_url
         self.admin_token = admin_token
         self.admin = admin
+        self.stripe_js = stripe_js
+        self.stripe_origin = stripe_js.split("/js.stripe.com/")[0] if stripe_js else None
         self.router = Router(stack.routes)
         self.url_functions = {name: fn for name, fn in stack.functions.items() if fn.url}
         self._openapi: dict[str, Any] | None = None
@@ -79,7 +82,7 @@ class Api:
                 200, [("content-type", "text/html; charset=utf-8")], DOCS_HTML.encode()
             ), "docs"
         if path == "/config.json" and request.method in ("GET", "HEAD"):
-            return ev.HttpResponse.json(200, config(self.issuer)), "web"
+            return ev.HttpResponse.json(200, config(self.issuer, self.stripe_js)), "web"
         if path == SIGN_IN_PATH and request.method == "POST":
             return sign_in(self.issuer, request.body), "web"
         if path.startswith(URL_PREFIX):
@@ -91,7 +94,11 @@ class Api:
     def _http_api(self, request: ev.HttpRequest) -> tuple[ev.HttpResponse, str]:
         matched = self.router.match(request.method, request.raw_path)
         if matched is None:
-            page = static(request.raw_path) if request.method in ("GET", "HEAD") else None
+            page = (
+                static(request.raw_path, stripe_origin=self.stripe_origin)
+                if request.method in ("GET", "HEAD")
+                else None
+            )
             if page is not None:
                 return page, "web"
             return ev.HttpResponse.json(404, {"message": "Not Found"}), "-"

@@ -170,29 +170,7 @@ def start_moto(port: int, log_path: Path) -> Child:
 
 # localstripe keeps its objects in /tmp/localstripe.pickle; the stack keeps them in its state dir so
 # two stacks (a developer's and the tests') never share or overwrite each other's Stripe data.
-_LOCALSTRIPE_MAIN = """
-import pickle, sys
-import localstripe.resources as resources
-path = sys.argv[2]
-def load(self):
-    try:
-        with open(path, "rb") as f:
-            old = pickle.load(f)
-        self.clear()
-        self.update(old)
-    except (FileNotFoundError, EOFError):
-        pass
-def dump(self):
-    with open(path + ".tmp", "wb") as f:
-        pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
-    import os
-    os.replace(path + ".tmp", path)
-resources.Store.try_load_from_disk = load
-resources.Store.dump_to_disk = dump
-sys.argv = ["localstripe", "--port", sys.argv[1]]
-from localstripe.server import start
-start()
-"""
+_LOCALSTRIPE_MAIN = Path(__file__).with_name("localstripe_main.py")
 
 
 def ensure_localstripe(venv: Path = LOCALSTRIPE_VENV) -> Path:
@@ -233,7 +211,8 @@ def ensure_localstripe(venv: Path = LOCALSTRIPE_VENV) -> Path:
 def start_localstripe(port: int, state_file: Path, log_path: Path) -> Child:
     require_port(port, "localstripe", "--stripe-port")
     python = ensure_localstripe()
-    child = Child("localstripe", [str(python), "-c", _LOCALSTRIPE_MAIN, str(port), str(state_file)], log_path)
+    main = _LOCALSTRIPE_MAIN.read_text()
+    child = Child("localstripe", [str(python), "-c", main, str(port), str(state_file)], log_path)
     child.endpoint = f"http://127.0.0.1:{port}"
     child.wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/js.stripe.com/v3/"))
     return child

@@ -194,6 +194,7 @@ class LocalStack:
             base_url,
             admin_token,
             {"tick": self._tick, "status": self._status, "inventory": self._inventory},
+            stripe_js=f"{stripe_base}/js.stripe.com/v3/" if o.stripe else None,
         )
         self.server = ApiServer(api, o.port)
         self.server.start()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 API_KEY = "sk_test_act3local"
+PUBLISHABLE_KEY = "pk_test_act3local"  # localstripe accepts any; Stripe.js needs one
 WEBHOOK_ID = "act3-local"
 
 

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from . import events as ev
 from .auth import IDENTITY_PROVIDERS, Issuer
+from .stripe_local import PUBLISHABLE_KEY
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 SIGN_IN_PATH = "/auth/local/sign-in"
@@ -26,15 +27,18 @@ APP_PATHS = ("/", "/index.html", "/auth/callback", "/invites/accept")
 # Stripe Checkout returns to {AppUrl}/orgs/{org_id}/billing?pack=paid (issue 8's success/cancel URLs).
 _APP_PATTERN = re.compile(r"^/orgs/[^/]+/billing/?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SECURITY_HEADERS = [
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-    (
-        "content-security-policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    ),
-]
+_SECURITY_HEADERS = [("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer")]
+
+
+def _csp(stripe_origin: str | None) -> str:
+    """The template's policy, with localstripe's origin where the deployed app allows Stripe's."""
+    stripe = f" {stripe_origin}" if stripe_origin else ""
+    return (
+        f"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'{stripe}; "
+        f"connect-src 'self'{stripe}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+
+
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
@@ -43,9 +47,12 @@ def _problem(status: int, code: str, title: str, detail: str) -> ev.HttpResponse
     return ev.HttpResponse(status, [("content-type", "application/problem+json")], json.dumps(body).encode())
 
 
-def config(issuer: Issuer) -> dict[str, Any]:
-    """What the app needs to know about where it runs (in AWS, ``config.json`` written at deploy)."""
+def config(issuer: Issuer, stripe_js: str | None = None) -> dict[str, Any]:
+    """What the app needs to know about where it runs (in AWS, ``config.json`` written at deploy).
+    With localstripe running, Stripe.js is localstripe's copy (cards typed into it go to localstripe)."""
+    stripe = {"publishable_key": PUBLISHABLE_KEY, "js_url": stripe_js} if stripe_js else None
     return {
+        **({"stripe": stripe} if stripe else {}),
         "api_base": "",
         "auth": {
             "kind": "local",
@@ -91,7 +98,9 @@ def sign_in(issuer: Issuer, body: bytes) -> ev.HttpResponse:
     )
 
 
-def static(raw_path: str, root: Path = WEB_ROOT) -> ev.HttpResponse | None:
+def static(
+    raw_path: str, root: Path = WEB_ROOT, *, stripe_origin: str | None = None
+) -> ev.HttpResponse | None:
     """The file of ``web/`` at this path (the app's page for its own paths), or None."""
     path = unquote(raw_path)
     if path in APP_PATHS or _APP_PATTERN.match(path):
@@ -107,5 +116,10 @@ def static(raw_path: str, root: Path = WEB_ROOT) -> ev.HttpResponse | None:
     )
     if content_type.startswith("text/") or content_type.endswith(("json", "javascript")):
         content_type += "; charset=utf-8"
-    headers = [("content-type", content_type), ("cache-control", "no-cache"), *_SECURITY_HEADERS]
+    headers = [
+        ("content-type", content_type),
+        ("cache-control", "no-cache"),
+        *_SECURITY_HEADERS,
+        ("content-security-policy", _csp(stripe_origin)),
+    ]
     return ev.HttpResponse(200, headers, target.read_bytes())

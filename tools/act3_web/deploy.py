@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +21,17 @@ WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 CALLBACK_PATH = "auth/callback"  # the template's AuthCallbackUrl (WebAppPathsFunction serves the page)
 API_BASE = "/api"  # CloudFront sends /api/* to the HTTP API, without the prefix
+STRIPE_JS = "https://js.stripe.com/v3/"  # must be loaded from Stripe (PCI); the template's CSP allows it
 
 
-def config_for(outputs: dict[str, str], *, linkedin: bool) -> dict[str, Any]:
+def config_for(
+    outputs: dict[str, str], *, linkedin: bool, stripe_publishable_key: str | None = None
+) -> dict[str, Any]:
     web_url = outputs["WebUrl"].rstrip("/")
+    key = stripe_publishable_key
+    stripe = {"publishable_key": key, "js_url": STRIPE_JS} if key else None
     return {
+        **({"stripe": stripe} if stripe else {}),
         "api_base": API_BASE,
         "auth": {
             "kind": "cognito",
@@ -80,10 +87,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="act3-billing")
     parser.add_argument("--region", default=None)
     parser.add_argument("--linkedin", action="store_true", help="offer the LinkedIn provider on sign-in")
+    parser.add_argument(
+        "--stripe-publishable-key",
+        default=os.environ.get("STRIPE_PUBLISHABLE_KEY"),
+        help="pk_live_/pk_test_ key for Stripe.js (adding cards); without it cards are added in the portal",
+    )
     args = parser.parse_args(argv)
     session = boto3.session.Session(region_name=args.region)
     outputs = stack_outputs(session.client("cloudformation"), args.stack)
-    keys = upload(session.client("s3"), outputs["WebBucketName"], config_for(outputs, linkedin=args.linkedin))
+    keys = upload(
+        session.client("s3"),
+        outputs["WebBucketName"],
+        config_for(outputs, linkedin=args.linkedin, stripe_publishable_key=args.stripe_publishable_key),
+    )
     session.client("cloudfront").create_invalidation(
         DistributionId=outputs["WebDistributionId"],
         InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time_ns())},

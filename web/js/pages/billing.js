@@ -4,6 +4,7 @@
 import { newKey } from "../api.js";
 import { clear, field, h, section, tableWrap } from "../dom.js";
 import { credits, date, money } from "../format.js";
+import { addCard } from "../cards.js";
 import { buyPack, changePlan } from "../purchases.js";
 import { busy, errorBox, optional, planName, plans, readOnlyNote, unavailable } from "../widgets.js";
 
@@ -128,8 +129,8 @@ function paymentMethods(ctx, result, status) {
   return [
     rows.length
       ? tableWrap("Payment methods", h("table", {}, h("caption", { class: "visually-hidden" }, "Payment methods"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Card"), h("th", { scope: "col" }, "Expires"), h("th", { scope: "col" }, "Default"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), h("tbody", {}, rows)))
-      : h("p", { class: "muted" }, "No card on file yet: add one in Stripe's billing portal, or pay a pack through Stripe Checkout."),
-    h("div", { class: "actions" }, portal),
+      : h("p", { class: "muted" }, "No card on file yet: add one here or in Stripe's billing portal, or pay a pack through Stripe Checkout."),
+    h("div", { class: "actions" }, addCard(ctx, { hasDefault: methods.some((pm) => pm.default), status }), portal),
   ];
 }
 
