@@ -1,6 +1,7 @@
 """Stripe webhook on a Lambda function URL (auth NONE): the signature is verified before anything else
-(300 s tolerance; forged, missing or stale → 400, nothing stored), each event id is stored once, and
-the event is applied with idempotent steps. Unknown types answer 200 and change nothing."""
+(300 s tolerance; forged, missing or stale → 400, nothing stored), each event id is stored once and the
+event goes to the stripe-events queue, so Stripe gets its answer in a few milliseconds whatever the
+work; the stripe-events worker applies it with idempotent steps. Unknown types change nothing."""
 
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ from act3_billing import runtime
 from act3_billing.domain.errors import DomainError
 from act3_billing.observability import logger, metrics
 from act3_billing.payments.gateway import InvalidSignature, verify_webhook
-
-RETRY_CODES = frozenset({"unavailable", "conflict"})
 
 
 def _answer(status: int, body: dict[str, Any], content_type: str = "application/json") -> dict[str, Any]:
@@ -53,15 +52,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     ports = stripe_events.Ports(runtime.store(), runtime.payments(), runtime.debts(), runtime.now())
     try:
-        result = stripe_events.receive(ports, verified)
+        result = stripe_events.accept(ports, verified, runtime.stripe_events_queue())
     except DomainError as exc:
-        if exc.code in RETRY_CODES:
-            raise  # Stripe retries; every step is idempotent
+        if exc.code in stripe_events.RETRY_CODES:
+            raise  # nothing was queued: Stripe delivers it again
         logger.warning(
             "stripe event refused by the domain", extra={"event": verified["id"], "code": exc.code}
         )
-        ports.payments.event_done(str(verified["id"]))
+        ports.payments.event_done(str(verified["id"]), f"ignored: {exc.code}")
         result = f"ignored: {exc.code}"
     logger.info("stripe event", extra={"event": verified["id"], "type": verified["type"], "result": result})
-    metrics.add_metric(name="StripeEvents", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="StripeEventsReceived", unit=MetricUnit.Count, value=1)
     return _answer(200, {"received": True, "result": result})

@@ -213,7 +213,7 @@ def test_cancel_goes_to_archive_at_period_end_keeping_every_lot(
         },
         created=int(datetime.now(UTC).timestamp()) + MONTH,
     )
-    assert deliver(deleted).body["result"] == "archived"
+    assert deliver(deleted).result == "archived"
     wallet = store.wallet(org.org_id)
     assert wallet.plan_id == "archive" and not wallet.generation_enabled
     assert wallet.total() == total  # nothing forfeited on entering archive
@@ -237,7 +237,7 @@ def test_a_failed_renewal_is_visible_as_past_due_and_keeps_the_credits(
         },
         created=int(datetime.now(UTC).timestamp()) + MONTH,
     )
-    assert deliver(failed).body["result"] == "past_due"
+    assert deliver(failed).result == "past_due"
     assert call("subscription_get", org, org.owner).body["status"] == "past_due"
     balance = invoke("balance", http_event("balance_get", org_id=org.org_id, user=org.viewer)).body
     assert balance["subscription_status"] == "past_due"

@@ -99,7 +99,8 @@ def injected_faults() -> Iterator[Faults]:
     def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
         client = original(self, service_name, *args, **kwargs)
         if service_name == "dynamodb":
-            client.meta.events.register("before-send.dynamodb", faults.before_send)
+            # first, so an in-process moto (itself a before-send handler) does not answer before us
+            client.meta.events.register_first("before-send.dynamodb", faults.before_send)
             client.meta.events.register("after-call.dynamodb", faults.after_call)
         return client
 

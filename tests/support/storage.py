@@ -34,6 +34,8 @@ def storage_on_moto(patch: pytest.MonkeyPatch) -> None:
         s3.create_bucket(Bucket=bucket)
     sqs = boto3.client("sqs", region_name="us-east-1")
     patch.setenv("PURGE_QUEUE_URL", sqs.create_queue(QueueName=PURGE_QUEUE)["QueueUrl"])
+    # money (issue 8): the webhook's queue, drained into the worker by tests.support.stripe_events
+    patch.setenv("STRIPE_EVENTS_QUEUE_URL", sqs.create_queue(QueueName="act3-stripe-events-test")["QueueUrl"])
     meter_queue = sqs.create_queue(QueueName=METER_QUEUE)["QueueUrl"]
     s3.put_bucket_notification_configuration(
         Bucket=MEDIA_BUCKET,

@@ -27,6 +27,8 @@ class Settings(BaseModel):
     event_bus_name: str = "default"
     # cycles (issue 7)
     cycle_queue_url: str | None = None
+    # money (issue 8): the webhook's verified events, applied by the stripe-events worker
+    stripe_events_queue_url: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,6 +42,7 @@ class Settings(BaseModel):
             purge_queue_url=os.environ.get("PURGE_QUEUE_URL") or "",
             event_bus_name=os.environ.get("EVENT_BUS_NAME") or "default",
             cycle_queue_url=os.environ.get("CYCLE_QUEUE_URL") or None,
+            stripe_events_queue_url=os.environ.get("STRIPE_EVENTS_QUEUE_URL") or "",
         )
 
 

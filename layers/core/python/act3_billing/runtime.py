@@ -146,6 +146,13 @@ def purge_queue() -> Queue:
     return SqsQueue(settings().purge_queue_url, settings().region)
 
 
+@cache
+def stripe_events_queue() -> Queue:
+    from act3_billing.objects import SqsQueue
+
+    return SqsQueue(settings().stripe_events_queue_url, settings().region)
+
+
 # ---- money (issue 8): built only by the functions that pay ---------------------------------------
 
 _gateway: StripeGateway | None = None
@@ -194,7 +201,7 @@ def reset() -> None:
     connection.cache_clear()
     store.cache_clear()
     orgs.cache_clear()
-    for cached in (storage, objects, reports, purge_queue, cycles):
+    for cached in (storage, objects, reports, purge_queue, stripe_events_queue, cycles):
         cached.cache_clear()
     use_clock(None)
     use_mailer(None)

@@ -1,9 +1,11 @@
-"""What each Stripe event does. The webhook has verified the signature and stored the event id; every
+"""What each Stripe event does. The webhook verifies the signature, stores the event id and queues the
+event (`accept`); the stripe-events worker applies it (`process`). Every
 step here is idempotent on its own (lots by payment id, cycles by period, state by Stripe's timestamps),
 so a redelivery or an out-of-order event never counts twice or moves state back."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +13,8 @@ from typing import Any
 
 from act3_billing import packs, subscriptions
 from act3_billing.catalog import live_catalog
+from act3_billing.domain.errors import DomainError
+from act3_billing.objects import Queue
 from act3_billing.observability import logger
 from act3_billing.store.debt import DebtStore
 from act3_billing.store.payments import PaymentsStore
@@ -174,12 +178,35 @@ def apply(ports: Ports, event: dict[str, Any]) -> str:
     return handler(ports, obj, event)
 
 
-def receive(ports: Ports, event: dict[str, Any]) -> str:
-    """Store the event id once, apply, mark done. A duplicate of a done event is a no-op."""
+# SQS takes 256 KiB a message; a bigger event (an invoice with very many lines) is applied at once.
+MAX_QUEUED_BYTES = 240_000
+RETRY_CODES = frozenset({"unavailable", "conflict"})
+
+
+def accept(ports: Ports, event: dict[str, Any], queue: Queue) -> str:
+    """The webhook's part, within Stripe's timeout: store the event id once, hand the event to the
+    queue. A duplicate of an applied event is a no-op; an event stored but not applied yet (the queue
+    lost it, or it is still waiting) is queued again - applying is idempotent, so that is safe."""
     if not ports.payments.record_event(
         str(event["id"]), str(event["type"]), int(event.get("created") or 0), ports.now
     ):
         return "duplicate"
-    result = apply(ports, event)
-    ports.payments.event_done(str(event["id"]))
+    if len(json.dumps(event)) > MAX_QUEUED_BYTES:
+        return process(ports, event)
+    queue.send([event])
+    return "queued"
+
+
+def process(ports: Ports, event: dict[str, Any]) -> str:
+    """The worker's part: apply, then mark the event done with what it did. A refusal by the domain
+    (an unknown org, a closed purchase, ...) is final and recorded; `unavailable` and `conflict`
+    propagate, so SQS delivers the event again (and dead-letters it after the queue's retries)."""
+    try:
+        result = apply(ports, event)
+    except DomainError as exc:
+        if exc.code in RETRY_CODES:
+            raise
+        logger.warning("stripe event refused by the domain", extra={"event": event["id"], "code": exc.code})
+        result = f"ignored: {exc.code}"
+    ports.payments.event_done(str(event["id"]), result)
     return result

@@ -63,6 +63,7 @@ class StripeEventItem(_Item):
     event_id = UnicodeAttribute()
     type = UnicodeAttribute()
     status = UnicodeAttribute()  # received -> done
+    result = UnicodeAttribute(null=True)  # what applying it did, in words (operators read it)
     created = NumberAttribute()
     received_at = UnicodeAttribute()
     expires_ttl = TTLAttribute(null=True)

@@ -142,10 +142,17 @@ class PaymentsStore:
             return False
         return True
 
-    def event_done(self, event_id: str) -> None:
-        StripeEventItem(f"STRIPE_EVENT#{event_id}", "EVENT").update(
-            actions=[StripeEventItem.status.set("done")]
-        )
+    def event_done(self, event_id: str, result: str | None = None) -> None:
+        actions: list[Action] = [StripeEventItem.status.set("done")]
+        if result is not None:
+            actions.append(StripeEventItem.result.set(result[:500]))
+        StripeEventItem(f"STRIPE_EVENT#{event_id}", "EVENT").update(actions=actions)
+
+    def event(self, event_id: str) -> StripeEventItem | None:
+        try:
+            return StripeEventItem.get(f"STRIPE_EVENT#{event_id}", "EVENT", consistent_read=True)
+        except DoesNotExist:
+            return None
 
     # ---- pack purchases ---------------------------------------------------------------------
 
