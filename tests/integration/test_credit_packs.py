@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from act3_billing import runtime
+from act3_billing.domain.ledger import EntryType
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
 from tests.support import calls
@@ -250,3 +252,44 @@ def test_bad_pack_sizes_are_422_and_call_nobody(money: FakeStripe, store: Billin
         )
         assert reply.status == 422, (body, reply.body)
     assert money.requests == []
+
+
+def test_the_next_monthly_allowance_pays_the_debt_in_the_grant_transaction(
+    money: FakeStripe, store: BillingStore, clock: MovableClock
+) -> None:
+    from tests.integration.test_cycles import DEC_1, run_schedule
+
+    # Given a trial org that spent 240 credits of a 1,000-credit pack whose payment was then disputed
+    org = new_org(store, plan_id="starter_trial", monthly=800, cap=1_600)
+    bought = buy(org, org.owner, {"credits": 1000}, key="pack-trial").body
+    deliver(paid_event(org, bought, customer_of(org)))
+    wallet = store.wallet(org.org_id)
+    monthly = wallet.current_monthly()
+    assert monthly is not None
+    for n in range(13):  # 13 x 80 = 1,040: the 800 monthly credits, then 240 of the pack
+        clock.advance(seconds=1)
+        spent = calls.debit(org.org_id, org.creator, f"trial-job-{n}", usage={"shots": {"Q1": 1}})
+        assert spent.status == 201
+    clock.advance(seconds=1)
+    dispute = stripe_event(
+        "charge_dispute_created",
+        ids={"pi_REPLACE": bought["payment_intent_id"], "cus_REPLACE": customer_of(org)},
+    )
+    assert deliver(dispute).status == 200
+    assert balance(org, org.owner)["debt"] == 240
+    # When the cycle ends and the schedule grants the next 800
+    clock.now = DEC_1 + timedelta(minutes=5)
+    assert run_schedule(clock) == {"batchItemFailures": []}
+    # Then the grant and its repayment are one transaction's entries: 800 in, 240 repaid, 560 left
+    wallet = store.wallet(org.org_id)
+    after = wallet.current_monthly()
+    assert after is not None and after.lot_id != monthly.lot_id
+    assert (after.granted, after.remaining, wallet.debt) == (800, 560, 0)
+    grant, repaid = [
+        e
+        for e in store.entries(org.org_id)
+        if after.lot_id in e.lots and e.type in (EntryType.GRANT_MONTHLY, EntryType.DEBT_REPAID)
+    ]
+    assert (grant.type, repaid.type, repaid.amount) == (EntryType.GRANT_MONTHLY, EntryType.DEBT_REPAID, 240)
+    assert grant.idempotency_key == repaid.idempotency_key and repaid.created_at > grant.created_at
+    assert_books(store, org.org_id)

@@ -200,8 +200,8 @@ def paid(
         idem=Idem(f"pack:{payment_intent_id}", "pack_purchase", f"{purchase_id}:{credits}"),
         now=now,
         memo=f"credit pack {purchase_id} paid ({payment_intent_id})",
+        pay_debt=True,
     )
-    debts.repay_from(org_id, lot.lot_id, now)
     if not payments.move_purchase(
         org_id, purchase_id, to="paid", allowed_from=("pending", "failed"), now=now
     ):

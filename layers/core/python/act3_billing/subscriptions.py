@@ -411,9 +411,6 @@ def invoice_paid(
     PlanState(store, payments, catalog).grant_paid_cycle(
         org_id, start, end, plan.id, str(invoice.get("id")), now
     )
-    monthly = store.wallet(org_id).current_monthly()
-    if monthly is not None:
-        debts.repay_from(org_id, monthly.lot_id, now)
     payments.cycle_paid(org_id, plan.id, start, end, int(invoice.get("created") or 0), now)
     return f"paid cycle granted ({plan.id})"
 

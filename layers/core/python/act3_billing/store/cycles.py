@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from pynamodb.attributes import Attribute
@@ -101,6 +101,34 @@ def _archive_purge(tx: Tx, before: Wallet, after: Wallet) -> None:
         StorageStore.cancel_purge(tx, after.org_id)
 
 
+def _debt_first(
+    wallet: Wallet, lot: Lot, idem: Idem, now: datetime
+) -> tuple[Lot, list[LedgerEntry], list[Action], Condition | None]:
+    """New monthly credits pay the org's debt first, in the grant's own transaction: the lot as stored,
+    the `debt_repaid` entry (just after the grant's, in replay order), the actions and the condition."""
+    pay = min(wallet.debt, lot.remaining)
+    if pay <= 0:
+        return lot, [], [], None
+    at = now + timedelta(milliseconds=1)
+    entry = LedgerEntry(
+        new_id("le", at),
+        wallet.org_id,
+        EntryType.DEBT_REPAID,
+        pay,
+        at,
+        lots={lot.lot_id: -pay},
+        actor=SYSTEM_ACTOR,
+        idempotency_key=idem.key,
+        memo=f"debt repaid from {lot.lot_id}",
+    )
+    return (
+        dataclasses.replace(lot, remaining=lot.remaining - pay),
+        [entry],
+        [WalletItem.debt.set(WalletItem.debt - pay)],
+        WalletItem.debt == wallet.debt,
+    )
+
+
 class CycleStore:
     """Boundaries, the paid grant, plan changes and the due indexes of one table."""
 
@@ -156,10 +184,18 @@ class CycleStore:
             )
             for p in plan.entries
         ]
+        new_lots = list(plan.new_lots)
+        repaid: list[LedgerEntry] = []
+        debt_actions: list[Action] = []
+        debt_condition: Condition | None = None
+        for i, lot in enumerate(new_lots):
+            if lot.kind is LotKind.MONTHLY and not repaid:
+                new_lots[i], repaid, debt_actions, debt_condition = _debt_first(wallet, lot, idem, now)
+        entries += repaid
         lots = {lot.lot_id: lot for lot in wallet.lots if lot.lot_id not in plan.removed_lots}
         for lot_id, (_, left) in plan.cut_lots.items():
             lots[lot_id] = dataclasses.replace(lots[lot_id], remaining=left)
-        lots.update({lot.lot_id: lot for lot in plan.new_lots})
+        lots.update({lot.lot_id: lot for lot in new_lots})
         granted = boundary.cycle_id if boundary.grants else wallet.granted_cycle
         after = dataclasses.replace(
             wallet,
@@ -205,8 +241,11 @@ class CycleStore:
         for lot_id, (expected, remaining) in plan.cut_lots.items():
             actions.append(WalletItem.lots[lot_id]["remaining"].set(remaining))
             condition &= WalletItem.lots[lot_id]["remaining"] == expected
-        for lot in plan.new_lots:
+        for lot in new_lots:
             actions.append(WalletItem.lots[lot.lot_id].set(lot_to_map(lot)))
+        actions += debt_actions
+        if debt_condition is not None:
+            condition &= debt_condition
         body = {
             "cycle_id": boundary.cycle_id,
             "plan_id": boundary.plan_id,
@@ -265,6 +304,7 @@ class CycleStore:
             memo=lot.label,
             opened={lot.lot_id: lot_meta(lot)},
         )
+        lot, repaid, debt_actions, debt_condition = _debt_first(wallet, lot, idem, now)
         after = dataclasses.replace(
             wallet,
             plan_id=plan_id,
@@ -288,25 +328,29 @@ class CycleStore:
             WalletItem.archived_at.remove(),
             WalletItem.granted_cycle.set(wallet.cycle_id),
             *_due_actions(org_id, after, now),
+            *debt_actions,
         ]
         condition = (
             (WalletItem.cycle_id == wallet.cycle_id)
             & (WalletItem.granted_cycle.does_not_exist() | (WalletItem.granted_cycle != wallet.cycle_id))
             & WalletItem.lots[lot.lot_id].does_not_exist()
         )
+        if debt_condition is not None:
+            condition &= debt_condition
         body = {
             "cycle_id": wallet.cycle_id,
             "plan_id": plan_id,
             "cycle_start": iso(wallet.cycle_start),
             "cycle_end": iso(cycle_end),
             "granted": allowance,
-            "entries": [entry_json(entry)],
+            "entries": [entry_json(e) for e in (entry, *repaid)],
         }
         tx = Tx(self._connection)
         tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
         _archive_purge(tx, wallet, after)
         add_idem(tx, org_id, idem, body, now)
-        tx.put("ledger", ledger_item(entry))
+        for e in (entry, *repaid):
+            tx.put("ledger", ledger_item(e))
         try:
             tx.run()
         except TxCancelled as exc:

@@ -1,9 +1,10 @@
 """Claw-back of a refunded or disputed pack, and the debt it leaves: one transaction each.
 
 A claw-back takes what is left of the pack's lot; what was already spent of it becomes the wallet's
-`debt`. The next credits that arrive pay the debt first (`repay_from`, run right after the lot is added, in
-its own transaction: a debit landing in between would spend them first, and the debt waits for the next).
-Both write a ledger entry (`clawback`, `debt_repaid`) from the org back to `platform:issued`, so
+`debt`. The next credits that arrive pay the debt first, in the very transaction that adds them
+(`BillingStore.add_lot(pay_debt=True)` for packs and grants, the cycle store's grants for a monthly
+allowance), so no debit can spend them before the debt is paid. Both write a ledger entry (`clawback`,
+`debt_repaid`) from the org back to `platform:issued`, so
 *granted - spent - expired - forfeited - held = balance* keeps holding.
 """
 
@@ -102,38 +103,4 @@ class DebtStore:
                 continue
             shared_cache().drop(org_id)
             return Outcome(body)
-        raise Conflict("the wallet kept changing; retry")
-
-    def repay_from(self, org_id: str, lot_id: str, now: datetime) -> int:
-        """New credits in `lot_id` pay the org's debt first; returns what was repaid (0 without debt)."""
-        for _ in range(MAX_ATTEMPTS):
-            wallet = self._billing.wallet(org_id)
-            lot = wallet.lots_by_id.get(lot_id)
-            if wallet.debt <= 0 or lot is None or lot.remaining <= 0 or not lot.live_at(now):
-                return 0
-            pay = min(wallet.debt, lot.remaining)
-            entry = _taken_back(
-                EntryType.DEBT_REPAID,
-                org_id,
-                pay,
-                lot_id,
-                None,
-                f"debt repaid from {lot_id}",
-                _after(lot.created_at, now),
-            )
-            path = WalletItem.lots[lot_id]["remaining"]
-            tx = Tx(self._connection)
-            tx.update(
-                "wallet",
-                WalletItem(org_pk(org_id), WALLET_SK),
-                [path.set(path - pay), WalletItem.debt.set(WalletItem.debt - pay)],
-                (path == lot.remaining) & (WalletItem.debt == wallet.debt),
-            )
-            tx.put("ledger", ledger_item(entry))
-            try:
-                tx.run()
-            except TxCancelled:
-                continue
-            shared_cache().drop(org_id)
-            return pay
         raise Conflict("the wallet kept changing; retry")

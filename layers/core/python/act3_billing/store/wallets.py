@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -325,39 +325,67 @@ class BillingStore:
         now: datetime,
         actor: str = SYSTEM_ACTOR,
         memo: str | None = None,
+        pay_debt: bool = False,
     ) -> Outcome:
-        """Credits coming in as a new lot (bank, grant, pack): one request, idempotent by its own key."""
-        entry = LedgerEntry(
-            entry_id=new_id("le", now),
-            org_id=org_id,
-            type=entry_type,
-            amount=lot.remaining,
-            created_at=now,
-            lots={lot.lot_id: lot.remaining},
-            actor=actor,
-            idempotency_key=idem.key,
-            memo=memo or lot.label,
-            opened={lot.lot_id: lot_meta(lot)},
-        )
-        body = {"lot_id": lot.lot_id, "entry": entry_json(entry)}
-        tx = Tx(self._connection)
-        tx.update(
-            "wallet",
-            WalletItem(org_pk(org_id), WALLET_SK),
-            [WalletItem.lots[lot.lot_id].set(lot_to_map(lot)), WalletItem.lots_version.add(1)],
-            WalletItem.pk.exists() & WalletItem.lots[lot.lot_id].does_not_exist(),
-        )
-        add_idem(tx, org_id, idem, body, now)
-        tx.put("ledger", ledger_item(entry))
+        """Credits coming in as a new lot (bank, grant, pack): one transaction, idempotent by its own key.
+        With `pay_debt`, the new credits pay the org's debt first in that same transaction (a `debt_repaid`
+        entry right after the lot's own), so no debit can spend them before the debt is paid."""
         for _ in range(MAX_ATTEMPTS):
+            debt = self.wallet(org_id).debt if pay_debt else 0
+            pay = min(debt, lot.remaining)
+            entry = LedgerEntry(
+                entry_id=new_id("le", now),
+                org_id=org_id,
+                type=entry_type,
+                amount=lot.remaining,
+                created_at=now,
+                lots={lot.lot_id: lot.remaining},
+                actor=actor,
+                idempotency_key=idem.key,
+                memo=memo or lot.label,
+                opened={lot.lot_id: lot_meta(lot)},
+            )
+            entries = [entry]
+            actions: list[Action] = [
+                WalletItem.lots[lot.lot_id].set(lot_to_map(replace(lot, remaining=lot.remaining - pay))),
+                WalletItem.lots_version.add(1),
+            ]
+            condition = WalletItem.pk.exists() & WalletItem.lots[lot.lot_id].does_not_exist()
+            if pay:
+                repaid_at = now + timedelta(milliseconds=1)  # after the lot's arrival, in replay order
+                entries.append(
+                    LedgerEntry(
+                        entry_id=new_id("le", repaid_at),
+                        org_id=org_id,
+                        type=EntryType.DEBT_REPAID,
+                        amount=pay,
+                        created_at=repaid_at,
+                        lots={lot.lot_id: -pay},
+                        actor=SYSTEM_ACTOR,
+                        idempotency_key=idem.key,
+                        memo=f"debt repaid from {lot.lot_id}",
+                    )
+                )
+                actions.append(WalletItem.debt.set(WalletItem.debt - pay))
+                condition &= WalletItem.debt == debt
+            body: dict[str, Any] = {"lot_id": lot.lot_id, "entry": entry_json(entry)}
+            if pay:
+                body["debt_repaid"] = pay
+            tx = Tx(self._connection)
+            tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
+            add_idem(tx, org_id, idem, body, now)
+            for e in entries:
+                tx.put("ledger", ledger_item(e))
             try:
                 tx.run()
             except TxCancelled as exc:
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
                 if "wallet" in exc.failed:
-                    self.wallet(org_id)  # raises WalletMissing when there is none
-                    raise Conflict(f"lot {lot.lot_id} already exists") from None
+                    wallet = self.wallet(org_id)  # raises WalletMissing when there is none
+                    if lot.lot_id in wallet.lots_by_id:
+                        raise Conflict(f"lot {lot.lot_id} already exists") from None
+                    continue  # the debt changed meanwhile: pay what is owed now
                 self._backoff(exc)
                 continue
             self._cache.drop(org_id)
