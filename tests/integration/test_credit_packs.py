@@ -293,3 +293,45 @@ def test_the_next_monthly_allowance_pays_the_debt_in_the_grant_transaction(
     assert (grant.type, repaid.type, repaid.amount) == (EntryType.GRANT_MONTHLY, EntryType.DEBT_REPAID, 240)
     assert grant.idempotency_key == repaid.idempotency_key and repaid.created_at > grant.created_at
     assert_books(store, org.org_id)
+
+
+def test_partial_refunds_take_back_the_same_share_of_credits_and_a_full_refund_the_rest(
+    money: FakeStripe, store: BillingStore, clock: MovableClock
+) -> None:
+    # Given a paid 10,000-credit pack (its monthly credits spent first, none of the pack yet)
+    org = new_org(store, monthly=100, cap=200)
+    bought = buy(org, org.owner, {"credits": 10_000}, key="pack-partial").body
+    deliver(paid_event(org, bought, customer_of(org)))
+    price = int(bought["price_cents"])
+    lot_id = f"pack#{bought['purchase_id']}"
+
+    def refund(refunded_cents: int) -> str:
+        clock.advance(seconds=1)
+        event = stripe_event(
+            "charge_refunded",
+            ids={"pi_REPLACE": bought["payment_intent_id"], "cus_REPLACE": customer_of(org)},
+            change=lambda obj: obj.update(
+                amount=price, amount_refunded=refunded_cents, refunded=refunded_cents >= price
+            ),
+        )
+        return deliver(event).result
+
+    def pack_left() -> int:
+        return sum(p["remaining"] for p in balance(org, org.owner)["packs"] if p["lot_id"] == lot_id)
+
+    # When a quarter of the money is refunded: a quarter of the credits go back (rounded down)
+    quarter = price // 4
+    taken = 10_000 * quarter // price
+    assert refund(quarter) == f"partial refund: {taken} credits taken back"
+    assert pack_left() == 10_000 - taken
+    # Stripe's running total redelivered, or an older total arriving late, takes nothing more
+    assert refund(quarter) == "partial refund: 0 credits taken back"
+    assert refund(quarter // 2) == "partial refund: 0 credits taken back"
+    # Then the rest is refunded: everything still the org's goes, nothing twice
+    assert refund(price) == "pack clawed back (refund)"
+    assert pack_left() == 0 and balance(org, org.owner)["debt"] == 0
+    (purchase,) = [
+        p for p in purchases(org, org.owner).body["purchases"] if p["purchase_id"] == bought["purchase_id"]
+    ]
+    assert (purchase["status"], purchase["clawed_back"]) == ("refunded", 10_000)
+    assert_books(store, org.org_id)

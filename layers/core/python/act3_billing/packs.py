@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from act3_billing.domain.errors import IdempotencyKeyReuse
+from act3_billing.domain.errors import Conflict, IdempotencyKeyReuse
 from act3_billing.domain.ledger import EntryType
 from act3_billing.domain.lots import Lot, LotKind
 from act3_billing.domain.packs import pack_lot_id, price_pack
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 PACK_KIND = "pack"
 CLOSED = ("refunded", "disputed")
+
+MAX_REFUND_ATTEMPTS = 10  # another refund of the same pack landing in between makes us read again
 
 
 def ensure_customer(
@@ -208,7 +210,7 @@ def paid(
         # A refund or dispute closed it while the lot went in: take the lot back as the refund would.
         current = payments.purchase(org_id, purchase_id)
         if current.status in CLOSED:
-            _claw_back(debts, current, current.status, now)
+            _claw_back(debts, current, current.status, now, payments)
     return True
 
 
@@ -228,16 +230,65 @@ def closed(
     payments.move_purchase(org_id, purchase_id, to=reason, allowed_from=("paid",), now=now)
     purchase = payments.purchase(org_id, purchase_id)
     if purchase.paid_at:
-        _claw_back(debts, purchase, reason, now)
+        _claw_back(debts, purchase, reason, now, payments)
 
 
-def _claw_back(debts: DebtStore, purchase: PackPurchaseItem, reason: str, now: datetime) -> None:
-    credits = int(purchase.credits)
-    debts.claw_back(
-        purchase.org_id,
-        lot_id=pack_lot_id(purchase.purchase_id),
-        credits=credits,
-        idem=Idem(f"clawback:{purchase.purchase_id}", "pack_clawback", str(credits)),
-        now=now,
-        memo=f"credit pack {purchase.purchase_id} {reason}",
-    )
+def _claw_back(
+    debts: DebtStore, purchase: PackPurchaseItem, reason: str, now: datetime, payments: PaymentsStore
+) -> None:
+    """What is still the org's of a closed pack goes back (all of it, less what partial refunds took)."""
+    for _ in range(MAX_REFUND_ATTEMPTS):
+        before = int(purchase.clawed_back or 0)
+        take = int(purchase.credits) - before
+        if take <= 0:
+            return
+        done = debts.claw_back(
+            purchase.org_id,
+            lot_id=pack_lot_id(purchase.purchase_id),
+            credits=take,
+            idem=Idem(f"clawback:{purchase.purchase_id}", "pack_clawback", str(take)),
+            now=now,
+            memo=f"credit pack {purchase.purchase_id} {reason}",
+            purchase=(purchase.purchase_id, before),
+        )
+        if done is not None:
+            return
+        purchase = payments.purchase(purchase.org_id, purchase.purchase_id)
+    raise Conflict("the purchase kept changing; retry")
+
+
+def partially_refunded(
+    payments: PaymentsStore,
+    debts: DebtStore,
+    org_id: str,
+    purchase_id: str,
+    refunded_cents: int,
+    charged_cents: int,
+    now: datetime,
+) -> int:
+    """A partial refund of a paid pack takes back the same share of its credits, rounded down (the org
+    keeps the fraction of a credit): `refunded_cents` is Stripe's running total for the charge, so a
+    redelivered or out-of-order refund never takes twice, and a later full refund takes the rest.
+    Returns the credits taken back now."""
+    for _ in range(MAX_REFUND_ATTEMPTS):
+        purchase = payments.purchase(org_id, purchase_id)
+        if purchase.status != "paid" or not purchase.paid_at:
+            return 0  # not granted yet, or closed already (the closure took everything)
+        credits = int(purchase.credits)
+        charged = charged_cents or int(purchase.price_cents)
+        target = min(credits, credits * max(refunded_cents, 0) // charged) if charged > 0 else 0
+        before = int(purchase.clawed_back or 0)
+        if target <= before:
+            return 0
+        done = debts.claw_back(
+            org_id,
+            lot_id=pack_lot_id(purchase_id),
+            credits=target - before,
+            idem=Idem(f"clawback:{purchase_id}:{refunded_cents}", "pack_clawback", str(target)),
+            now=now,
+            memo=f"credit pack {purchase_id} partly refunded ({refunded_cents} of {charged} cents)",
+            purchase=(purchase_id, before),
+        )
+        if done is not None:
+            return target - before
+    raise Conflict("the purchase kept changing; retry")

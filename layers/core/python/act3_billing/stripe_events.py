@@ -103,9 +103,16 @@ def charge_refunded(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) ->
     if ref is None:
         return "ignored: not a credit pack charge"
     if not obj.get("refunded"):
-        # A partial refund is a goodwill gesture on the money; the credits stay (recorded in the log).
-        logger.info("partial pack refund left alone", extra={"purchase": ref[1]})
-        return "partial refund: credits kept"
+        taken = packs.partially_refunded(
+            ports.payments,
+            ports.debts,
+            ref[0],
+            ref[1],
+            int(obj.get("amount_refunded") or 0),
+            int(obj.get("amount") or 0),
+            ports.now,
+        )
+        return f"partial refund: {taken} credits taken back"
     packs.closed(ports.payments, ports.debts, ref[0], ref[1], "refunded", ports.now)
     return "pack clawed back (refund)"
 

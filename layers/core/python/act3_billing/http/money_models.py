@@ -40,6 +40,9 @@ class PackPurchaseOut(BaseModel):
     payment_intent_id: str | None = None
     created_at: str
     paid_at: str | None = None
+    clawed_back: int = Field(
+        0, description="credits taken back by refunds or a dispute (a partial refund takes its share)"
+    )
     client_secret: str | None = None
     payment_status: str | None = None
     checkout_url: str | None = None

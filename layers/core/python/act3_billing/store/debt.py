@@ -21,6 +21,7 @@ from act3_billing.domain.ledger import EntryType, LedgerEntry
 from act3_billing.store.cache import shared_cache
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import WALLET_SK, WalletItem, org_pk
+from act3_billing.store.payment_models import PackPurchaseItem
 from act3_billing.store.records import entry_json, ledger_item
 from act3_billing.store.tx import Tx, TxCancelled
 from act3_billing.store.wallets import SYSTEM_ACTOR, BillingStore
@@ -62,9 +63,20 @@ class DebtStore:
         self._billing = billing
 
     def claw_back(
-        self, org_id: str, *, lot_id: str, credits: int, idem: Idem, now: datetime, memo: str
-    ) -> Outcome:
-        """Takes `credits` of a pack back: from what is left of its lot, the rest recorded as debt."""
+        self,
+        org_id: str,
+        *,
+        lot_id: str,
+        credits: int,
+        idem: Idem,
+        now: datetime,
+        memo: str,
+        purchase: tuple[str, int] | None = None,
+    ) -> Outcome | None:
+        """Takes `credits` of a pack back: from what is left of its lot, the rest recorded as debt.
+        With `purchase` (its id, and its `clawed_back` as read), the purchase's running total moves up by
+        `credits` in the same transaction, conditioned on it being unchanged: None when another refund of
+        the same pack got there first (the caller reads the purchase again)."""
         for _ in range(MAX_ATTEMPTS):
             wallet = self._billing.wallet(org_id)
             lot = wallet.lots_by_id.get(lot_id)
@@ -93,6 +105,16 @@ class DebtStore:
             tx = Tx(self._connection)
             if actions:
                 tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
+            if purchase is not None:
+                purchase_id, before = purchase
+                total = PackPurchaseItem.clawed_back
+                seen = (total == before) | total.does_not_exist() if before == 0 else total == before
+                tx.update(
+                    "purchase",
+                    PackPurchaseItem(org_pk(org_id), f"PACK#{purchase_id}"),
+                    [total.set(before + credits)],
+                    PackPurchaseItem.pk.exists() & seen,
+                )
             add_idem(tx, org_id, idem, body, now)
             tx.put("ledger", ledger_item(entry))
             try:
@@ -100,6 +122,8 @@ class DebtStore:
             except TxCancelled as exc:
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
+                if "purchase" in exc.failed:
+                    return None
                 continue
             shared_cache().drop(org_id)
             return Outcome(body)
