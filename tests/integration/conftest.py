@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from act3_billing.store.wallets import BillingStore
+from tests.support.localstripe import deliveries, localstripe, on_localstripe  # noqa: F401 (fixtures)
 from tests.support.moto_stack import handlers_on_moto
 from tests.support.wallets import T0
 

@@ -5,113 +5,18 @@ the webhook function; declined and 3-D Secure cards; a refund made on localstrip
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
-
-from act3_billing import runtime
 from act3_billing.store.wallets import BillingStore
 from act3_local import stripe_local
-from act3_local.services import free_port, start_localstripe
 from tests.integration.conftest import MovableClock
 from tests.support import calls
 from tests.support.books import assert_books
 from tests.support.events import http_event
 from tests.support.functions import invoke
-from tests.support.stripe_events import SECRET, _load, deliver, stripe_event, work
+from tests.support.localstripe import DECLINED, THREE_DS, VISA, Deliveries, saved_card
+from tests.support.stripe_events import deliver, stripe_event
 from tests.support.wallets import Org, new_org
-
-VISA, DECLINED, THREE_DS = "4242424242424242", "4000000000000341", "4000002760003184"
-
-
-class Deliveries:
-    """Webhooks localstripe sends, handed to the webhook function as function-URL events."""
-
-    def __init__(self) -> None:
-        self.replies: list[tuple[str, int, Any]] = []
-        self.lock = threading.Lock()
-
-    def wait_for(self, event_type: str, timeout: float = 15.0) -> list[Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                found = [body for t, _, body in self.replies if t == event_type]
-            if found:
-                return found
-            time.sleep(0.2)
-        raise AssertionError(f"localstripe sent no {event_type}: {self.replies}")
-
-
-@pytest.fixture(scope="module")
-def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    state = tmp_path_factory.mktemp("localstripe")
-    child = start_localstripe(free_port(), state / "localstripe.pickle", state / "localstripe.log")
-    try:
-        yield str(child.endpoint)
-    finally:
-        child.stop()
-
-
-@pytest.fixture
-def deliveries(localstripe: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deliveries]:
-    seen = Deliveries()
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
-            call = json.loads(json.dumps(_load("url/stripe_webhook.json")))
-            call["body"] = body
-            call["headers"]["stripe-signature"] = self.headers.get("Stripe-Signature", "")
-            with seen.lock:
-                reply = invoke("stripe_webhook", call)
-                answer = dict(reply.body) if isinstance(reply.body, dict) else {"body": reply.body}
-                if answer.get("result") == "queued":  # the worker applies it, as SQS would hand it over
-                    assert work() == []
-                    stored = runtime.payments().event(str(json.loads(body)["id"]))
-                    answer["result"] = stored.result if stored is not None else None
-                seen.replies.append((json.loads(body).get("type", "?"), reply.status, answer))
-            self.send_response(reply.status)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stripe_local.register_webhook(localstripe, f"http://127.0.0.1:{server.server_address[1]}/", SECRET)
-    monkeypatch.setenv("STRIPE_API_BASE", localstripe)
-    monkeypatch.setenv("STRIPE_API_KEY", stripe_local.API_KEY)
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
-    try:
-        yield seen
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def on_localstripe(deliveries: Deliveries, store: BillingStore) -> Deliveries:
-    return deliveries
-
-
-def saved_card(localstripe: str, org: Org, number: str) -> str:
-    """A card attached to the org's Stripe customer (made by our own code on the first purchase)."""
-    from act3_billing.packs import ensure_customer
-
-    customer = ensure_customer(runtime.payments(), runtime.gateway(), org.org_id, None, runtime.now())
-    pm = stripe_local.call(
-        localstripe,
-        "POST",
-        "/v1/payment_methods",
-        {"type": "card", "card": {"number": number, "exp_month": "12", "exp_year": "2030", "cvc": "123"}},
-    )
-    stripe_local.call(localstripe, "POST", f"/v1/payment_methods/{pm['id']}/attach", {"customer": customer})
-    return str(pm["id"])
 
 
 def buy(org: Org, body: dict[str, Any], key: str) -> Any:

@@ -137,3 +137,27 @@ def test_add_months_crosses_years_and_knows_leap_februaries() -> None:
     assert add_months(datetime(2026, 12, 15, tzinfo=UTC), 1) == datetime(2027, 1, 15, tzinfo=UTC)
     assert add_months(datetime(2024, 1, 31, tzinfo=UTC), 1) == datetime(2024, 2, 29, tzinfo=UTC)
     assert add_months(datetime(2026, 11, 30, tzinfo=UTC), 3) == datetime(2027, 2, 28, tzinfo=UTC)
+
+
+def test_a_second_cycle_with_the_same_id_banks_into_a_new_lot_not_over_the_first() -> None:
+    # Given a cycle started within the second of the one before (subscribe, then an upgrade at once):
+    # the first cycle's leftovers already sit in bank#c1, and the cycle rolling now is c1 again
+    old = wallet(
+        [
+            Lot("monthly#c1", LotKind.MONTHLY, 120_000, 120_000, NOW, NOW + timedelta(days=16)),
+            Lot("bank#c1", LotKind.BANK, 33_000, 33_000, NOW, NOW + timedelta(days=180)),
+        ]
+    )
+    plan = plan_new_cycle(
+        old,
+        cycle_id="c2",
+        cycle_start=NOW,
+        cycle_end=NOW + timedelta(days=30),
+        allowance=0,
+        rollover_cap=None,
+        now=NOW,
+    )
+    # Then the new bank lot has its own id, and both amounts stay
+    (bank,) = [lot for lot in plan.new_lots if lot.kind is LotKind.BANK]
+    assert bank.lot_id != "bank#c1" and bank.remaining == 120_000
+    assert "bank#c1" not in plan.removed_lots and "bank#c1" not in plan.cut_lots

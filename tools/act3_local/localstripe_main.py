@@ -15,6 +15,7 @@ here, never worked around in the product:
 import os
 import pickle
 import sys
+import time
 from typing import Any
 
 from localstripe import resources
@@ -90,6 +91,76 @@ resources.extra_apis[:] = [
     (m, u, _customer_tax_ids if (m, u) == ("GET", "/v1/customers/{id}/tax_ids") else f)
     for m, u, f in resources.extra_apis
 ]
+
+
+def _plan_items(items: Any) -> Any:
+    """Stripe takes a Plan's id wherever a Price's goes: `items[n][price]` is localstripe's `plan`."""
+    if not isinstance(items, list):
+        return items
+    return [
+        {**{k: v for k, v in item.items() if k != "price"}, "plan": item["price"]}
+        if isinstance(item, dict) and "price" in item
+        else item
+        for item in items
+    ]
+
+
+def _paying_with(customer_id: Any, payment_method: Any) -> Any:
+    """Invoices of a subscription with its own `default_payment_method` are paid with it (localstripe
+    only knows the customer's default): set for the call, then put back."""
+
+    class _Swap:
+        def __enter__(self) -> None:
+            self.customer = resources.Customer._api_retrieve(customer_id) if payment_method else None
+            if self.customer is not None:
+                self.saved = self.customer.invoice_settings.get("default_payment_method")
+                self.customer.invoice_settings["default_payment_method"] = payment_method
+
+        def __exit__(self, *exc: Any) -> None:
+            if self.customer is not None:
+                self.customer.invoice_settings["default_payment_method"] = self.saved
+
+    return _Swap()
+
+
+_subscription_init = resources.Subscription.__init__
+
+
+def _subscription(self: Any, *args: Any, default_payment_method: Any = None, **kwargs: Any) -> None:
+    kwargs["items"] = _plan_items(kwargs.get("items"))
+    with _paying_with(kwargs.get("customer"), default_payment_method):
+        _subscription_init(self, *args, **kwargs)
+    self.default_payment_method = default_payment_method
+
+
+resources.Subscription.__init__ = _subscription
+
+_subscription_update = resources.Subscription._update
+
+
+def _update(
+    self: Any,
+    *args: Any,
+    proration_behavior: Any = None,
+    billing_cycle_anchor: Any = None,
+    payment_behavior: Any = None,
+    **kwargs: Any,
+) -> None:
+    """Stripe's plan change: `billing_cycle_anchor=now` starts a new period at once and
+    `proration_behavior=always_invoice` bills it now (localstripe bills the new plan's full price)."""
+    kwargs["items"] = _plan_items(kwargs.get("items"))
+    if kwargs.get("items") is None:
+        kwargs.pop("items")
+    _subscription_update(self, *args, **kwargs)
+    if billing_cycle_anchor == "now":
+        self.start_date = int(time.time())
+        self.billing_cycle_anchor = None
+    if proration_behavior == "always_invoice":
+        with _paying_with(self.customer, getattr(self, "default_payment_method", None)):
+            self._create_invoice()
+
+
+resources.Subscription._update = _update
 
 sys.argv = ["localstripe", "--port", sys.argv[1]]
 from localstripe.server import start  # noqa: E402  (routes are read from extra_apis on import)

@@ -121,7 +121,7 @@ def plan_new_cycle(
         over -= cut
     if old is not None and banked:
         new_bank = Lot(
-            lot_id=bank_lot_id(wallet.cycle_id),
+            lot_id=_unused(bank_lot_id(wallet.cycle_id), wallet),
             kind=LotKind.BANK,
             remaining=banked,
             granted=banked,
@@ -156,6 +156,15 @@ def plan_new_cycle(
             PlannedEntry(EntryType.GRANT_MONTHLY, allowance, {monthly.lot_id: allowance}, monthly.label)
         )
     return plan
+
+
+def _unused(lot_id: str, wallet: Wallet) -> str:
+    """A new bank lot never takes the id of one the wallet holds (its credits would be overwritten): two
+    cycles can start within one second (subscribe, then upgrade at once), and cycle ids have seconds."""
+    candidate, n = lot_id, 2
+    while candidate in wallet.lots_by_id:
+        candidate, n = f"{lot_id}~{n}", n + 1
+    return candidate
 
 
 # ---- which boundary, and when an org is next due ----------------------------------------------------
