@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from pynamodb.attributes import Attribute
@@ -37,6 +37,7 @@ from act3_billing.domain.ids import new_id
 from act3_billing.domain.ledger import EntryType, LedgerEntry
 from act3_billing.domain.lots import Lot, LotKind, Wallet, WalletStatus, monthly_lot_id
 from act3_billing.domain.times import iso
+from act3_billing.store.debt_first import debt_first
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import WALLET_SK, HoldItem, WalletItem, org_pk
 from act3_billing.store.records import entry_json, ledger_item, lot_meta, lot_to_map
@@ -101,34 +102,6 @@ def _archive_purge(tx: Tx, before: Wallet, after: Wallet) -> None:
         StorageStore.cancel_purge(tx, after.org_id)
 
 
-def _debt_first(
-    wallet: Wallet, lot: Lot, idem: Idem, now: datetime
-) -> tuple[Lot, list[LedgerEntry], list[Action], Condition | None]:
-    """New monthly credits pay the org's debt first, in the grant's own transaction: the lot as stored,
-    the `debt_repaid` entry (just after the grant's, in replay order), the actions and the condition."""
-    pay = min(wallet.debt, lot.remaining)
-    if pay <= 0:
-        return lot, [], [], None
-    at = now + timedelta(milliseconds=1)
-    entry = LedgerEntry(
-        new_id("le", at),
-        wallet.org_id,
-        EntryType.DEBT_REPAID,
-        pay,
-        at,
-        lots={lot.lot_id: -pay},
-        actor=SYSTEM_ACTOR,
-        idempotency_key=idem.key,
-        memo=f"debt repaid from {lot.lot_id}",
-    )
-    return (
-        dataclasses.replace(lot, remaining=lot.remaining - pay),
-        [entry],
-        [WalletItem.debt.set(WalletItem.debt - pay)],
-        WalletItem.debt == wallet.debt,
-    )
-
-
 class CycleStore:
     """Boundaries, the paid grant, plan changes and the due indexes of one table."""
 
@@ -190,7 +163,9 @@ class CycleStore:
         debt_condition: Condition | None = None
         for i, lot in enumerate(new_lots):
             if lot.kind is LotKind.MONTHLY and not repaid:
-                new_lots[i], repaid, debt_actions, debt_condition = _debt_first(wallet, lot, idem, now)
+                new_lots[i], repaid, debt_actions, debt_condition = debt_first(
+                    wallet.org_id, wallet.debt, lot, idem.key, now
+                )
         entries += repaid
         lots = {lot.lot_id: lot for lot in wallet.lots if lot.lot_id not in plan.removed_lots}
         for lot_id, (_, left) in plan.cut_lots.items():
@@ -304,7 +279,7 @@ class CycleStore:
             memo=lot.label,
             opened={lot.lot_id: lot_meta(lot)},
         )
-        lot, repaid, debt_actions, debt_condition = _debt_first(wallet, lot, idem, now)
+        lot, repaid, debt_actions, debt_condition = debt_first(wallet.org_id, wallet.debt, lot, idem.key, now)
         after = dataclasses.replace(
             wallet,
             plan_id=plan_id,

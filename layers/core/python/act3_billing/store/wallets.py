@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -42,6 +42,7 @@ from act3_billing.domain.roles import Membership, Permission, Role, roles_with
 from act3_billing.domain.times import iso
 from act3_billing.store.cache import WalletCache, shared_cache
 from act3_billing.store.cycles import hold_due_key
+from act3_billing.store.debt_first import debt_first
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay, replays
 from act3_billing.store.limits import charge_entries, give_backs, refund_members
 from act3_billing.store.models import (
@@ -332,7 +333,6 @@ class BillingStore:
         entry right after the lot's own), so no debit can spend them before the debt is paid."""
         for _ in range(MAX_ATTEMPTS):
             debt = self.wallet(org_id).debt if pay_debt else 0
-            pay = min(debt, lot.remaining)
             entry = LedgerEntry(
                 entry_id=new_id("le", now),
                 org_id=org_id,
@@ -345,29 +345,17 @@ class BillingStore:
                 memo=memo or lot.label,
                 opened={lot.lot_id: lot_meta(lot)},
             )
-            entries = [entry]
+            stored, repaid, debt_actions, debt_condition = debt_first(org_id, debt, lot, idem.key, now)
+            entries = [entry, *repaid]
             actions: list[Action] = [
-                WalletItem.lots[lot.lot_id].set(lot_to_map(replace(lot, remaining=lot.remaining - pay))),
+                WalletItem.lots[lot.lot_id].set(lot_to_map(stored)),
                 WalletItem.lots_version.add(1),
+                *debt_actions,
             ]
             condition = WalletItem.pk.exists() & WalletItem.lots[lot.lot_id].does_not_exist()
-            if pay:
-                repaid_at = now + timedelta(milliseconds=1)  # after the lot's arrival, in replay order
-                entries.append(
-                    LedgerEntry(
-                        entry_id=new_id("le", repaid_at),
-                        org_id=org_id,
-                        type=EntryType.DEBT_REPAID,
-                        amount=pay,
-                        created_at=repaid_at,
-                        lots={lot.lot_id: -pay},
-                        actor=SYSTEM_ACTOR,
-                        idempotency_key=idem.key,
-                        memo=f"debt repaid from {lot.lot_id}",
-                    )
-                )
-                actions.append(WalletItem.debt.set(WalletItem.debt - pay))
-                condition &= WalletItem.debt == debt
+            if debt_condition is not None:
+                condition &= debt_condition
+            pay = lot.remaining - stored.remaining
             body: dict[str, Any] = {"lot_id": lot.lot_id, "entry": entry_json(entry)}
             if pay:
                 body["debt_repaid"] = pay
