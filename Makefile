@@ -17,7 +17,11 @@ EMAIL ?=
 IDP ?=
 NAME ?=
 ARGS ?=
+# `make token CLIENT=usage-meter` / `CLIENT=billing-operations [SCOPE="billing/grants.write"]`: machine tokens
+CLIENT ?=
+SCOPE ?=
 LOCAL_OPTS := $(if $(EMAIL),--email "$(EMAIL)") $(if $(IDP),--idp "$(IDP)") $(if $(NAME),--name "$(NAME)") $(ARGS)
+TOKEN_OPTS := $(LOCAL_OPTS) $(if $(CLIENT),--client "$(CLIENT)") $(if $(SCOPE),--scope "$(SCOPE)")
 
 .PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock inventory clean stripe-sync
 .PHONY: browser web-deploy
@@ -88,8 +92,8 @@ run: venv ddb ## the local stack: API on http://127.0.0.1:3000 over embedded emu
 stop: venv ## stop the local stack
 	$(BIN)/python -m act3_local stop $(LOCAL_OPTS)
 
-token: venv ## print a local JWT (EMAIL=, IDP=, NAME=)
-	$(BIN)/python -m act3_local token $(LOCAL_OPTS)
+token: venv ## print a local JWT: a member's (EMAIL=, IDP=, NAME=) or a machine's (CLIENT=, SCOPE=)
+	$(BIN)/python -m act3_local token $(TOKEN_OPTS)
 
 tick: venv ## run the scheduled jobs once on the local stack
 	$(BIN)/python -m act3_local tick $(LOCAL_OPTS)

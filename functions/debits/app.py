@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from act3_billing import runtime, services
-from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing import runtime, usage
+from act3_billing.http.api import make_resolver, outcome, principal
 from act3_billing.http.models import DebitRequest, DebitResponse
 from act3_billing.observability import logger, metrics
 
@@ -23,8 +23,8 @@ def create_debit(
     request: DebitRequest,
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key")] = None,
 ) -> Response[DebitResponse]:
-    ctx = services.context(runtime.store(), caller(app), runtime.now())
-    result = services.debit(ctx, org_id, request, idempotency_key)
+    ctx = usage.context(runtime.store(), principal(app), runtime.now())
+    result = usage.debit(ctx, org_id, request, idempotency_key)
     if not result.replayed:
         metrics.add_metric(name="CreditsDebited", unit=MetricUnit.Count, value=result.body["credits"])
     return outcome(result.body, result.replayed)

@@ -1,4 +1,4 @@
-"""Holds for long jobs: reserve, extend, capture (in stages) and release."""
+"""Holds for long jobs: a member reserves; the usage meter extends, captures (in stages) and releases."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from act3_billing import runtime, services
-from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing import runtime, services, usage
+from act3_billing.http.api import caller, make_resolver, outcome, principal
 from act3_billing.http.models import (
     CaptureRequest,
     ExtendRequest,
@@ -30,6 +30,10 @@ def _context() -> services.Context:
     return services.context(runtime.store(), caller(app), runtime.now())
 
 
+def _usage() -> usage.PrincipalContext:
+    return usage.context(runtime.store(), principal(app), runtime.now())
+
+
 @app.post("/orgs/<org_id>/holds")
 def create_hold(
     org_id: str, request: HoldRequest, idempotency_key: IdempotencyKey = None
@@ -44,7 +48,7 @@ def create_hold(
 def extend_hold(
     org_id: str, hold_id: str, request: ExtendRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[HoldResponse]:
-    result = services.extend_hold(_context(), org_id, hold_id, request, idempotency_key)
+    result = usage.extend_hold(_usage(), org_id, hold_id, request, idempotency_key)
     return outcome(result.body, result.replayed, status=200)
 
 
@@ -52,7 +56,7 @@ def extend_hold(
 def capture_hold(
     org_id: str, hold_id: str, request: CaptureRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[SettleResponse]:
-    result = services.capture(_context(), org_id, hold_id, request, idempotency_key)
+    result = usage.capture(_usage(), org_id, hold_id, request, idempotency_key)
     if not result.replayed:
         metrics.add_metric(name="CreditsCaptured", unit=MetricUnit.Count, value=result.body["captured"])
     return outcome(result.body, result.replayed, status=200)
@@ -62,7 +66,7 @@ def capture_hold(
 def release_hold(
     org_id: str, hold_id: str, request: ReleaseRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[SettleResponse]:
-    result = services.release(_context(), org_id, hold_id, request, idempotency_key)
+    result = usage.release(_usage(), org_id, hold_id, request, idempotency_key)
     return outcome(result.body, result.replayed, status=200)
 
 

@@ -1,4 +1,4 @@
-"""POST /orgs/{org_id}/refunds — reverse a failed or cancelled job's spending once, by job id."""
+"""POST /orgs/{org_id}/refunds — the usage meter reverses a failed or cancelled job's spending, once."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from act3_billing import runtime, services
-from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing import runtime, usage
+from act3_billing.http.api import make_resolver, outcome, principal
 from act3_billing.http.models import RefundRequest, RefundResponse
 from act3_billing.observability import logger, metrics
 
@@ -23,8 +23,8 @@ def create_refund(
     request: RefundRequest,
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key")] = None,
 ) -> Response[RefundResponse]:
-    ctx = services.context(runtime.store(), caller(app), runtime.now())
-    result = services.refund(ctx, org_id, request, idempotency_key)
+    ctx = usage.context(runtime.store(), principal(app), runtime.now())
+    result = usage.refund(ctx, org_id, request, idempotency_key)
     if not result.replayed:
         metrics.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=result.body["refunded"])
     return outcome(result.body, result.replayed)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from act3_local.auth import CLIENT_ID, Issuer
+from act3_local.auth import CLIENT_ID, Issuer, machine_clients
 from act3_local.services import free_port
+from act3_local.template import load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180.0  # a first run installs localstripe and DynamoDB Local
@@ -110,10 +111,19 @@ class StackProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def issuer(self) -> Issuer:
-        return Issuer.load(self.state_dir / "auth", issuer=self.info["auth"]["issuer"], audience=CLIENT_ID)
+        return Issuer.load(
+            self.state_dir / "auth",
+            issuer=self.info["auth"]["issuer"],
+            audience=CLIENT_ID,
+            clients=machine_clients(load_yaml(self.template)),
+        )
 
     def token(self, email: str, **kwargs: Any) -> str:
         return self.issuer().mint(email, **kwargs)
+
+    def client_token(self, client: str, scopes: list[str] | None = None) -> str:
+        """A machine identity's client-credentials token (``usage-meter``, ``billing-operations``)."""
+        return self.issuer().mint_client(client, scopes=scopes)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -55,3 +55,27 @@ def test_public_route_and_jwks_need_no_token(product_stack: StackProcess) -> Non
     assert product_stack.request("GET", "/plans").status == 200
     jwks = product_stack.request("GET", "/auth/.well-known/jwks.json").json()
     assert jwks["keys"][0]["kid"] == product_stack.issuer().kid
+
+
+def test_machine_tokens_from_the_cli_pass_only_routes_with_their_scopes(product_stack: StackProcess) -> None:
+    # `make token CLIENT=usage-meter` and the same client asking only for its refunds scope
+    meter = product_stack.cli("token", "--client", "usage-meter")
+    refunds_only = product_stack.cli("token", "--client", "usage-meter", "--scope", "billing/refunds.write")
+    assert meter.returncode == refunds_only.returncode == 0, meter.stderr + refunds_only.stderr
+    capture = "/orgs/org-e2e-auth/holds/hold_none/capture"
+    headers = {"idempotency-key": "cli-1"}
+    # The meter's token passes the gateway (the handler answers: there is no such hold)
+    passed = product_stack.request(
+        "POST", capture, token=meter.stdout.strip(), body={"credits": 1}, headers=headers
+    )
+    assert (passed.status, passed.json()["code"]) == (404, "not_found")
+    # A token without the route's scope is refused by the gateway, and so is the meter on a member route
+    refused = product_stack.request(
+        "POST", capture, token=refunds_only.stdout.strip(), body={"credits": 1}, headers=headers
+    )
+    assert (refused.status, refused.json()) == (403, {"message": "Forbidden"})
+    member_route = product_stack.request("GET", ORG_PATH, token=meter.stdout.strip())
+    assert (member_route.status, member_route.json()) == (403, {"message": "Forbidden"})
+    # A client may not ask for a scope it is not allowed, nor be confused with a member
+    assert product_stack.cli("token", "--client", "usage-meter", "--scope", "billing/grants.write").returncode
+    assert product_stack.cli("token", "--client", "usage-meter", "--email", "a@b.example").returncode

@@ -25,6 +25,15 @@ def owner(product_stack: StackProcess) -> tuple[str, str]:
     return demo["org_id"], member["token"]
 
 
+@pytest.fixture(scope="module")
+def meter(product_stack: StackProcess) -> tuple[str, str]:
+    """The usage meter's token, and the owner it reports for (debits by job metrics are the meter's)."""
+    seeded = product_stack.cli("seed", "--json")
+    demo: dict[str, Any] = json.loads(seeded.stdout)
+    member = next(m for m in demo["members"] if m["role"] == "owner")
+    return product_stack.client_token("usage-meter"), member["sub"]
+
+
 def _status(stack: StackProcess) -> dict[str, Any]:
     reply = stack.request(
         "POST",
@@ -50,9 +59,10 @@ def _ledger(stack: StackProcess, org: str, token: str) -> list[dict[str, Any]]:
 
 
 def test_16_clients_debit_and_hold_across_instances(
-    product_stack: StackProcess, owner: tuple[str, str]
+    product_stack: StackProcess, owner: tuple[str, str], meter: tuple[str, str]
 ) -> None:
     org, token = owner
+    meter_token, member = meter
     run = uuid.uuid4().hex[:8]
     before = product_stack.request("GET", f"/orgs/{org}/balance", token=token).json()
 
@@ -60,12 +70,13 @@ def test_16_clients_debit_and_hold_across_instances(
         done = []
         for i in range(PER_CLIENT):
             job = f"race-{run}-{n}-{i}"
-            if i % 2:
-                path, body = f"/orgs/{org}/holds", {"job_id": job, "credits": CREDITS}
+            if i % 2:  # the owner holds; the usage meter debits finished jobs for the owner
+                path, body, who = f"/orgs/{org}/holds", {"job_id": job, "credits": CREDITS}, token
             else:
-                path, body = f"/orgs/{org}/debits", {"job_id": job, "usage": {"shots": {"Q1": 1}}}
+                path = f"/orgs/{org}/debits"
+                body, who = {"job_id": job, "usage": {"shots": {"Q1": 1}}, "member_id": member}, meter_token
             reply = product_stack.request(
-                "POST", path, token=token, body=body, headers={"idempotency-key": job}
+                "POST", path, token=who, body=body, headers={"idempotency-key": job}
             )
             done.append((path.rsplit("/", 1)[1], reply.status, job))
         return done
@@ -93,8 +104,11 @@ def test_16_clients_debit_and_hold_across_instances(
     assert sum(e["amount"] for e in mine) == CREDITS * (len(debits) + len(holds))
 
 
-def test_one_key_from_8_clients_charges_once(product_stack: StackProcess, owner: tuple[str, str]) -> None:
+def test_one_key_from_8_clients_charges_once(
+    product_stack: StackProcess, owner: tuple[str, str], meter: tuple[str, str]
+) -> None:
     org, token = owner
+    meter_token, member = meter
     job = f"same-key-{uuid.uuid4().hex[:8]}"
     before = product_stack.request("GET", f"/orgs/{org}/balance", token=token).json()
 
@@ -102,8 +116,8 @@ def test_one_key_from_8_clients_charges_once(product_stack: StackProcess, owner:
         reply = product_stack.request(
             "POST",
             f"/orgs/{org}/debits",
-            token=token,
-            body={"job_id": job, "usage": {"shots": {"Q1": 1}}},
+            token=meter_token,
+            body={"job_id": job, "usage": {"shots": {"Q1": 1}}, "member_id": member},
             headers={"idempotency-key": job},
         )
         return reply.status, reply.json().get("entry_id", "")

@@ -1,4 +1,4 @@
-"""A newcomer's flow over HTTP on seeded demo data: quote → hold → capture → balance → ledger."""
+"""A newcomer's flow over HTTP on seeded demo data: quote → hold → meter's capture → balance → ledger."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_quote_hold_capture_balance_ledger(product_stack: StackProcess, demo: di
     )
     assert quote.status == 201, quote.body
     assert quote.json()["credits"] == 600
-    # When the job holds the quote, then captures 400 of it and releases the rest
+    # When the creator holds the quote for the job, and the usage meter captures 400 and releases the rest
+    meter = product_stack.client_token("usage-meter")
     hold = product_stack.request(
         "POST",
         f"/orgs/{org}/holds",
@@ -43,7 +44,7 @@ def test_quote_hold_capture_balance_ledger(product_stack: StackProcess, demo: di
     capture = product_stack.request(
         "POST",
         f"/orgs/{org}/holds/{hold_id}/capture",
-        token=token,
+        token=meter,
         body={"credits": 400},
         headers={"idempotency-key": f"{job}-cap"},
     )
@@ -51,7 +52,7 @@ def test_quote_hold_capture_balance_ledger(product_stack: StackProcess, demo: di
     release = product_stack.request(
         "POST",
         f"/orgs/{org}/holds/{hold_id}/release",
-        token=token,
+        token=meter,
         body={},
         headers={"idempotency-key": f"{job}-release"},
     )

@@ -256,7 +256,12 @@ class Billing(RuleBasedStateMachine):
         if job not in self.model.jobs or job in self.model.refunded:
             return
         out = self.store.refund_job(
-            self.org.org_id, actor=self.org.owner, job_id=job, idem=self.key("refund"), now=now
+            self.org.org_id,
+            actor=self.org.owner,
+            job_id=job,
+            idem=self.key("refund"),
+            now=now,
+            service="service:usage-meter",  # refunds are the usage meter's (SPEC §12)
         )
         charged = self.model.jobs[job]
         live = {k: n for k, n in charged.items() if k in self.model.lots and self.model.lots[k].live(now)}

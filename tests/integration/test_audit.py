@@ -103,7 +103,12 @@ def history(store: BillingStore) -> History:
         )
     debit(10, "voices", 400)
     store.refund_job(
-        org.org_id, actor=org.owner, job_id="voices", idem=Idem("refund-voices", "refund", "v"), now=_at(11)
+        org.org_id,
+        actor=org.creator,
+        job_id="voices",
+        idem=Idem("refund-voices", "refund", "v"),
+        now=_at(11),
+        service="service:usage-meter",  # refunds come from the usage meter (SPEC §12)
     )
     other = new_org(store)
     OrgStore(store.connection).add_member(other.org_id, org.owner, Role.OWNER, email=None, now=_at(11))

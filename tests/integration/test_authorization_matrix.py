@@ -1,30 +1,39 @@
-"""Authorization matrix (issue 4; SPEC §7 roles, §11 "an org id in a path never grants access by itself").
+"""Authorization matrix (issue 4, grown by issue 9; SPEC §7 roles, §11, §12 principals and scopes).
 
-Every HTTP route of template.yaml is called by every kind of caller:
+Every HTTP route of template.yaml is called by every kind of principal:
 
 - each role of the org in the path (owner, creator, billing, viewer),
 - the owner of *another* org who is no member of this one (`other_owner`),
 - a signed-in user with no membership anywhere (`nobody`),
-- a call without verified claims (`anonymous`; API Gateway's JWT authorizer stops these in AWS, the
-  handlers refuse them too).
+- a call without verified claims (`anonymous`),
+- the platform's machine identities with their client's scopes (`usage_meter`, `billing_ops`), and a
+  machine token whose scope no route names (`wrong_scope`).
 
-Each case checks the expected status and problem code; that a refused call (and any read) changes
-nothing in any org; that an allowed mutation changes the org in the path and no other; that the books
-still reconcile; and that no answer mentions an org the caller does not belong to (its id, members,
-e-mails, lots, jobs, holds, invites) beyond what the caller itself sent.
+Each case goes through the HTTP API's JWT authorizer as the template declares it (a route's
+AuthorizationScopes, else its authorizer's: at least one must be on the token, else 403 before any
+function runs) and checks the final status; the handler is always called as well and must give the
+expected answer on its own (authorization lives in the domain, the gateway is a second fence). Then:
+a refusal or a read changes nothing anywhere in the table (profiles, idempotency records, every org);
+an allowed change touches the org in the path and nothing else; the books still reconcile; and no
+answer carries data of an org the caller may not see (its id, plan, balances, lot ids, members,
+e-mails, jobs, holds, invites) beyond what the caller itself sent.
 
-EXPECTED must name every route of the template: a route added later without an entry fails
-`test_every_template_route_has_an_entry_in_the_matrix` and its own matrix cases.
+To add a route: one line in EXPECTED, e.g. `org_route(owner=200, creator=403, billing=200, viewer=403)`
+(machine identities then get `forbidden_scope` from the handler, and the gateway refuses them unless
+the route names their scope), a `given` that makes the call meaningful, and its sample event in
+`events/http/`. A route of the template without an entry fails
+`test_every_template_route_has_an_entry_in_the_matrix` and its own cases.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -37,31 +46,50 @@ from act3_billing.store.cache import shared_cache
 from act3_billing.store.models import org_pk
 from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
+from act3_local.auth import scopes_allow
+from act3_local.template import parse
 from tests.integration.conftest import TABLE, MovableClock
 from tests.support.books import assert_books
-from tests.support.events import EVENTS, http_event
+from tests.support.events import BILLING_OPERATIONS, EVENTS, USAGE_METER, Machine, http_event, machine
 from tests.support.functions import Reply, invoke
 from tests.support.moto_stack import handlers_on_moto
-from tests.support.template import create_tables, http_routes
+from tests.support.template import TEMPLATE_PATH, http_routes
 from tests.support.wallets import T0, Org, add_lot, new_org
 
 ROLES = ("owner", "creator", "billing", "viewer")
-CALLERS = (*ROLES, "other_owner", "nobody", "anonymous")
+MACHINES: dict[str, Machine] = {
+    "usage_meter": machine(USAGE_METER),
+    "billing_ops": machine(BILLING_OPERATIONS),
+    "wrong_scope": machine("stranger-client", ("billing/reports.read",)),
+}
+CALLERS = (*ROLES, "other_owner", "nobody", "anonymous", *MACHINES)
+MEMBER_TOKEN_SCOPES = ["openid", "email", "profile"]  # a member's access token (act3_local.auth)
 SHOT = {"shots": {"Q1": 1}}  # 80 credits
 
 Expect = tuple[int, str | None]
 
 # The problem code each refusal status stands for in this matrix (SPEC §11).
 _CODES: dict[int, str] = {401: "unauthenticated", 403: "forbidden_role", 404: "not_found"}
+NOT_FOR_MACHINES: Expect = (403, "forbidden_scope")
+GATEWAY_FORBIDDEN = {"message": "Forbidden"}
 
 
 def _expect(status: int) -> Expect:
     return status, _CODES.get(status)
 
 
-def org_route(*, owner: int, creator: int, billing: int, viewer: int) -> dict[str, Expect]:
+def org_route(
+    *,
+    owner: int,
+    creator: int,
+    billing: int,
+    viewer: int,
+    usage_meter: Expect = NOT_FOR_MACHINES,
+    billing_ops: Expect = NOT_FOR_MACHINES,
+) -> dict[str, Expect]:
     """A route under /orgs/{org_id}: members get their role's answer; non-members must not even learn
-    that the org exists (404 not_found, as for an org id that was never made)."""
+    that the org exists (404 not_found, as for an org id that was never made); machine identities get
+    what their scopes allow (by default nothing: `forbidden_scope`)."""
     return {
         "owner": _expect(owner),
         "creator": _expect(creator),
@@ -70,12 +98,32 @@ def org_route(*, owner: int, creator: int, billing: int, viewer: int) -> dict[st
         "other_owner": _expect(404),
         "nobody": _expect(404),
         "anonymous": _expect(401),
+        "usage_meter": usage_meter,
+        "billing_ops": billing_ops,
+        "wrong_scope": NOT_FOR_MACHINES,
     }
 
 
+def machine_route(*, usage_meter: int | None = None, billing_ops: int | None = None) -> dict[str, Expect]:
+    """A route only a machine identity may call (the one given its success status): every member,
+    owners too, is refused for their role; non-members learn nothing."""
+    return org_route(
+        owner=403,
+        creator=403,
+        billing=403,
+        viewer=403,
+        usage_meter=(usage_meter, None) if usage_meter else NOT_FOR_MACHINES,
+        billing_ops=(billing_ops, None) if billing_ops else NOT_FOR_MACHINES,
+    )
+
+
 def signed_in(expect: Expect) -> dict[str, Expect]:
-    """A caller-scoped route (/me, accepting an invite): the same for everyone with a verified token."""
-    return {**dict.fromkeys(CALLERS, expect), "anonymous": _expect(401)}
+    """A caller-scoped route (/me, accepting an invite): the same for every member's verified token."""
+    return {
+        **dict.fromkeys(CALLERS, expect),
+        "anonymous": _expect(401),
+        **dict.fromkeys(MACHINES, NOT_FOR_MACHINES),
+    }
 
 
 def public(status: int) -> dict[str, Expect]:
@@ -114,6 +162,13 @@ class World:
         world = cls(store, client, target, other, {o.org_id: {_suffix(o)} for o in (target, other)})
         for org in (target, other):
             add_lot(store, org.org_id, LotKind.PACK, 5_000, lot_id=f"pack#{_suffix(org)}")
+            # Data that does not carry the org's suffix: a lot id, and a balance no other org has.
+            lot_id = f"grant#{secrets.token_hex(6)}"
+            credits = 1_000 + secrets.randbelow(9_000)
+            add_lot(
+                store, org.org_id, LotKind.GRANT, credits, lot_id=lot_id, expires_at=T0 + timedelta(days=90)
+            )
+            world.private[org.org_id] |= {lot_id, str(store.wallet(org.org_id).total())}
         # Data of the other org that would show up in a leak: a debited job, an open hold, an invite.
         world.debit(other, other.creator, f"job-{_suffix(other)}-spent")
         world.place_hold(other, other.creator, 300)
@@ -131,7 +186,7 @@ class World:
             return self.other.owner
         if who == "nobody":
             return f"nobody-{uuid.uuid4().hex[:10]}"
-        return None  # anonymous
+        return None  # anonymous, or a machine identity (`MACHINES`)
 
     def memberships(self, who: str) -> set[str]:
         if who == "owner":
@@ -149,17 +204,25 @@ class World:
         return f"authz-{uuid.uuid4().hex}"
 
     def debit(self, org: Org, user: str, job_id: str) -> None:
+        """A finished job, reported by the usage meter for the member who ran it."""
         reply = invoke(
             "debits",
             http_event(
                 "debit_create",
                 org_id=org.org_id,
-                user=user,
-                body={"job_id": job_id, "usage": SHOT},
+                service=MACHINES["usage_meter"],
+                body={"job_id": job_id, "usage": SHOT, "member_id": user},
                 headers={"idempotency-key": self.key()},
             ),
         )
         assert reply.status == 201, reply.body
+
+    def quote(self, org: Org, usage: dict[str, Any]) -> str:
+        reply = invoke(
+            "quotes", http_event("quote_create", org_id=org.org_id, user=org.creator, body={"usage": usage})
+        )
+        assert reply.status == 201, reply.body
+        return str(reply.body["quote_id"])
 
     def place_hold(self, org: Org, user: str, credits: int) -> str:
         reply = invoke(
@@ -224,24 +287,20 @@ class World:
 
     # -- observations --
 
-    def partition(self, org_id: str) -> list[dict[str, Any]]:
-        """Every item stored under the org (wallet, members, ledger, holds, quotes, invites, idempotency)."""
-        items: list[dict[str, Any]] = []
-        query: dict[str, Any] = {
-            "TableName": TABLE,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": org_pk(org_id)}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.client.query(**query)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return sorted(items, key=lambda item: str(item["sk"]["S"]))
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
-        return {org_id: self.partition(org_id) for org_id in self.orgs}
+        """Every item of the table (each case has its own), by partition: every org's wallet, members,
+        ledger, holds, quotes, invites and idempotency records, and every user's profile."""
+        items: dict[str, list[dict[str, Any]]] = {}
+        scan: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
+        while True:
+            page = self.client.scan(**scan)
+            for item in page["Items"]:
+                items.setdefault(str(item["pk"]["S"]), []).append(item)
+            if "LastEvaluatedKey" not in page:
+                return {
+                    pk: sorted(v, key=lambda item: str(item["sk"]["S"])) for pk, v in sorted(items.items())
+                }
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 # ---- each route's Given, and a body that a caller with the right role gets a 2xx for ---------------------
@@ -256,7 +315,16 @@ def quote_body(world: World) -> Request:
 
 
 def debit_body(world: World) -> Request:
-    return Request(body={"job_id": f"job-{_suffix(world.target)}-debited", "usage": SHOT})
+    """A member debits at a quote's price (the usage meter may debit it too, for the member)."""
+    return Request(
+        body={"job_id": f"job-{_suffix(world.target)}-debited", "quote_id": world.quote(world.target, SHOT)}
+    )
+
+
+def for_the_creator(world: World, request: Request) -> Request:
+    """The usage meter always names the member on whose behalf it reports."""
+    assert isinstance(request.body, dict)
+    return replace(request, body={**request.body, "member_id": world.target.creator})
 
 
 def hold_body(world: World) -> Request:
@@ -317,6 +385,14 @@ def unknown_token(world: World) -> Request:
 def transfer_to_callers_other_org(world: World) -> Request:
     """To the sister org (owned by the target's owner); an outsider names the org it owns itself."""
     return Request(body={"to_org_id": world.sister_org(), "credits": 1_000})
+
+
+def education_grant(world: World) -> Request:
+    return Request(body={"kind": "education", "bundle": "edu-student"})
+
+
+def negative_adjustment(world: World) -> Request:
+    return Request(body={"credits": -100, "reason": "render charged twice (ticket 4411)"})
 
 
 # storage (issue 10)
@@ -452,12 +528,16 @@ class Route:
     event: str  # events/http/<event>.json
     expect: Mapping[str, Expect]
     given: Callable[[World], Request] = no_body
+    # How a machine identity's request differs (e.g. the member it acts for); members send `given`'s.
+    for_machine: Callable[[World, Request], Request] | None = None
+    # The route may create the caller's own items (a personal org and profile on first sign-in).
+    creates_own: bool = False
 
 
 EXPECTED: dict[tuple[str, str], Route] = {
     # public and caller-scoped
     ("GET", "/plans"): Route("plans_list", public(200)),
-    ("GET", "/me"): Route("me_get", signed_in(_expect(200))),
+    ("GET", "/me"): Route("me_get", signed_in(_expect(200)), creates_own=True),
     ("POST", "/invites/accept"): Route("invite_accept", signed_in((404, "invite_not_found")), unknown_token),
     # meters: every member reads them
     ("GET", "/orgs/{org_id}/balance"): Route(
@@ -466,28 +546,37 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("GET", "/orgs/{org_id}/ledger"): Route(
         "ledger_list", org_route(owner=200, creator=200, billing=200, viewer=200)
     ),
-    # spending: owners and creators
+    # spending: members authorize it (owners and creators); the usage meter reports what a job used
     ("POST", "/orgs/{org_id}/quotes"): Route(
         "quote_create", org_route(owner=201, creator=201, billing=403, viewer=403), quote_body
     ),
     ("POST", "/orgs/{org_id}/debits"): Route(
-        "debit_create", org_route(owner=201, creator=201, billing=403, viewer=403), debit_body
+        "debit_create",
+        org_route(owner=201, creator=201, billing=403, viewer=403, usage_meter=(201, None)),
+        debit_body,
+        for_machine=for_the_creator,
     ),
     ("POST", "/orgs/{org_id}/holds"): Route(
         "hold_create", org_route(owner=201, creator=201, billing=403, viewer=403), hold_body
     ),
+    # settling holds and refunds: the usage meter only (a member capturing 1 credit of their own hold,
+    # or refunding their own finished job, would render for free)
     ("POST", "/orgs/{org_id}/holds/{hold_id}/extend"): Route(
-        "hold_extend", org_route(owner=200, creator=200, billing=403, viewer=403), extend_open_hold
+        "hold_extend", machine_route(usage_meter=200), extend_open_hold
     ),
     ("POST", "/orgs/{org_id}/holds/{hold_id}/capture"): Route(
-        "hold_capture", org_route(owner=200, creator=200, billing=403, viewer=403), capture_open_hold
+        "hold_capture", machine_route(usage_meter=200), capture_open_hold
     ),
     ("POST", "/orgs/{org_id}/holds/{hold_id}/release"): Route(
-        "hold_release", org_route(owner=200, creator=200, billing=403, viewer=403), release_open_hold
+        "hold_release", machine_route(usage_meter=200), release_open_hold
     ),
-    # refunds: owners only (roles.py: a creator refunding their own finished job would generate for free)
     ("POST", "/orgs/{org_id}/refunds"): Route(
-        "refund_create", org_route(owner=201, creator=403, billing=403, viewer=403), refund_debited_job
+        "refund_create", machine_route(usage_meter=201), refund_debited_job, for_machine=for_the_creator
+    ),
+    # billing operations only: grants and signed adjustments
+    ("POST", "/orgs/{org_id}/grants"): Route("grant_create", machine_route(billing_ops=201), education_grant),
+    ("POST", "/orgs/{org_id}/adjustments"): Route(
+        "adjustment_create", machine_route(billing_ops=201), negative_adjustment
     ),
     # members and settings: every member reads them, only owners change them
     ("GET", "/orgs/{org_id}/members"): Route(
@@ -599,19 +688,29 @@ def _function(code_uri: str) -> str:
     return match.group(1)
 
 
-# ---- one moto backend for the module, a fresh table for each case ---------------------------------------
+# ---- one moto backend and one world for the module, the same fresh table for each case --------------------
 
 
 @dataclass(frozen=True)
 class Env:
     store: BillingStore
     client: Any
+    world: World  # as built, before any case
+    table: Any  # moto's table holding that world, copied back before each case
+
+
+def _moto_tables() -> dict[str, Any]:
+    from moto.dynamodb.models import dynamodb_backends
+
+    tables: dict[str, Any] = dynamodb_backends["123456789012"]["us-east-1"].tables  # moto's default account
+    return tables
 
 
 @pytest.fixture(scope="module")
 def moto_env() -> Iterator[Env]:
-    """As tests/integration/conftest.py `store`, but the moto backend and the clients are set up once for
-    the module: that set-up costs ~0.7 s a test, and the matrix has ~200 cases."""
+    """As tests/integration/conftest.py `store`, but the moto backend, the clients and the world (two orgs
+    with members, lots, a job, a hold, an invite: ~1.5 s of writes) are set up once for the module and the
+    table restored from a copy for each of its ~400 cases, so each starts from exactly the same items."""
     from tests.support.stripe_api import fake_stripe
 
     with pytest.MonkeyPatch.context() as patch, fake_stripe() as stripe_api:
@@ -621,17 +720,22 @@ def moto_env() -> Iterator[Env]:
         MONEY["clock"] = clock = MovableClock(T0 + timedelta(hours=1))
         with handlers_on_moto(patch, TABLE, clock) as store:
             boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="act3-billing-statements")
-            yield Env(store, boto3.client("dynamodb", region_name="us-east-1"))
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            world = World.build(store, client)
+            yield Env(store, client, world, copy.deepcopy(_moto_tables()[TABLE]))
 
 
 @pytest.fixture
 def env(moto_env: Env) -> Env:
-    """A new, empty table (from the template) for each case, so cases are independent. (Sharing one table
-    is no option anyway: moto deep-copies the whole table on every transaction.)"""
-    moto_env.client.delete_table(TableName=TABLE)
-    create_tables(moto_env.client, TABLE)
+    """The module's world, in a table of its own for this case (a deep copy of the one built once)."""
+    _moto_tables()[TABLE] = copy.deepcopy(moto_env.table)
     shared_cache().clear()
     return moto_env
+
+
+def fresh_world(env: Env) -> World:
+    """The module's world for one case: Given steps add their own private ids and a sister org."""
+    return replace(env.world, private={org: set(ids) for org, ids in env.world.private.items()}, sister=None)
 
 
 # ---- the matrix -------------------------------------------------------------------------------------
@@ -659,6 +763,21 @@ CASES = [
     for method, path in sorted(ROUTES)
     for who in CALLERS
 ]
+
+# What the HTTP API's JWT authorizer knows of each route: whether it needs a token, and which scopes.
+GATEWAY = {(r.method, r.path): (r.auth, r.scopes) for r in parse(TEMPLATE_PATH).routes}
+
+
+def through_the_gateway(method: str, path: str, who: str) -> tuple[int, dict[str, str]] | None:
+    """API Gateway's own refusal of this caller on this route (before any function runs), or None."""
+    auth, scopes = GATEWAY[(method, path)]
+    if not auth:
+        return None
+    if who == "anonymous":
+        return 401, {"message": "Unauthorized"}
+    token_scopes = list(MACHINES[who].scopes) if who in MACHINES else MEMBER_TOKEN_SCOPES
+    return None if scopes_allow(scopes, token_scopes) else (403, GATEWAY_FORBIDDEN)
+
 
 # All a refusal may tell someone who is no member of the org (no plan, balance, options, role, ...).
 PROBLEM_FIELDS = {"type", "title", "status", "code", "detail"}
@@ -688,6 +807,8 @@ def _leaks(world: World, who: str, reply: Reply, request: Request) -> list[str]:
     for value in _sent_values(request, world.target.org_id):
         text = text.replace(value, "<sent>")
     mine = world.memberships(who)
+    if who in MACHINES and reply.code != "forbidden_scope":
+        mine = {world.target.org_id}  # a machine identity may act on the org, so it may learn why it cannot
     return sorted(
         f"{secret!r} of {org_id}"
         for org_id, private in world.private.items()
@@ -697,46 +818,70 @@ def _leaks(world: World, who: str, reply: Reply, request: Request) -> list[str]:
     )
 
 
-def _call_and_check(
-    env: Env, world: World, method: str, path: str, event: str, who: str, request: Request, expect: Expect
-) -> None:
-    """Call the route as `who` and check the answer, what changed, the books and what the answer tells."""
-    if who == "other_owner" and isinstance(request.body, dict) and "to_org_id" in request.body:
-        # An outsider moves credits into the org it owns itself.
-        request = Request(request.params, {**request.body, "to_org_id": world.other.org_id})
-    before = world.snapshot()
-
-    # When the caller calls the route (the function the template wires it to)
-    reply = invoke(
+def _call(world: World, method: str, path: str, event: str, who: str, request: Request, org_id: str) -> Reply:
+    """The handler the template wires the route to, called as `who` (a member's or a machine's token)."""
+    return invoke(
         _function(ROUTES[(method, path)]),
         http_event(
             event,
-            org_id=world.target.org_id,
+            org_id=org_id,
             params=request.params,
             user=world.caller(who),
+            service=MACHINES.get(who),
             body=request.body,
             headers={} if method == "GET" else {"idempotency-key": world.key()},
         ),
     )
 
-    # Then the status (and problem code) is the expected one
+
+def _request_of(world: World, route: Route, who: str, request: Request) -> Request:
+    if who in MACHINES and route.for_machine is not None:
+        request = route.for_machine(world, request)
+    if who == "other_owner" and isinstance(request.body, dict) and "to_org_id" in request.body:
+        # An outsider moves credits into the org it owns itself.
+        request = Request(request.params, {**request.body, "to_org_id": world.other.org_id})
+    return request
+
+
+def _call_and_check(
+    env: Env, world: World, method: str, path: str, route: Route, who: str, request: Request, expect: Expect
+) -> None:
+    """Call the route as `who` and check the answer, what changed, the books and what the answer tells."""
+    request = _request_of(world, route, who, request)
+    before = world.snapshot()
+
+    # When the caller calls the route: the gateway answers first; the handler (a second fence) too
+    gateway = through_the_gateway(method, path, who)
+    reply = _call(world, method, path, route.event, who, request, world.target.org_id)
+
+    # Then the handler's status (and problem code) is the expected one
     status, _ = expect
     assert (reply.status, reply.code) == expect, f"{method} {path} as {who}: {reply.status} {reply.body}"
     if status >= 400:
         assert reply.headers["content-type"] == "application/problem+json", reply.headers
-    if who in ("other_owner", "nobody", "anonymous"):
-        extra = sorted(set(reply.body) - PROBLEM_FIELDS) if isinstance(reply.body, dict) else []
-        assert status < 400 or not extra, f"{method} {path} tells {who} more than a refusal: {reply.body}"
-    # and a refusal or a read changes nothing; an allowed change touches the org in the path, not the other
-    after = world.snapshot()
-    if status >= 400 or method == "GET":
-        changed = [org_id for org_id in before if after[org_id] != before[org_id]]
-        assert not changed, f"{method} {path} as {who} answered {status} but changed {changed}"
+    # and the gateway never lets through what the domain refuses for lack of scope, nor refuses what it allows
+    if gateway is not None:
+        assert status >= 400, f"the gateway refuses {who} on {method} {path}, the handler allows it"
     else:
-        assert after[world.target.org_id] != before[world.target.org_id], "an allowed change changed nothing"
-        assert after[world.other.org_id] == before[world.other.org_id], "the other org changed"
+        assert reply.code != "forbidden_scope", f"the template lets {who} through to {method} {path}"
+    if who in ("other_owner", "nobody", "anonymous") or reply.code == "forbidden_scope":
+        # a machine is told which scope it lacks, nothing more
+        told = PROBLEM_FIELDS | ({"needed"} if reply.code == "forbidden_scope" else set())
+        extra = sorted(set(reply.body) - told) if isinstance(reply.body, dict) else []
+        assert status < 400 or not extra, f"{method} {path} tells {who} more than a refusal: {reply.body}"
+    # and a refusal or a read changes nothing anywhere; an allowed change touches the org in the path only
+    after = world.snapshot()
+    changed = {pk for pk in {*before, *after} if before.get(pk) != after.get(pk)}
+    if route.creates_own:
+        changed -= set(after) - set(before)  # the caller's own first sign-in: new items only
+    target, sister = org_pk(world.target.org_id), org_pk(world.sister or world.target.org_id)
+    if status >= 400 or method == "GET":
+        assert not changed, f"{method} {path} as {who} answered {status} but changed {sorted(changed)}"
+    else:
+        assert target in changed, "an allowed change changed nothing in the org"
+        assert changed <= {target, sister}, f"an allowed change also changed {sorted(changed - {target})}"
     assert_books(env.store, world.target.org_id, world.other.org_id)
-    # and the answer names nothing of an org the caller is no member of (beyond what the caller sent)
+    # and the answer names nothing of an org the caller may not see (beyond what the caller sent)
     leaks = _leaks(world, who, reply, request)
     assert not leaks, f"{method} {path} as {who} ({reply.status}) leaks {leaks}: {reply.body}"
 
@@ -751,9 +896,38 @@ def test_route_answers_each_caller_as_the_matrix_says_and_leaks_no_other_org(
             f"{method} {path} is in template.yaml but not in EXPECTED: add its expected status per caller"
         )
     # Given fresh orgs: the one in the path, another one with its own members, jobs, holds and invites
-    world = World.build(env.store, env.client)
+    world = fresh_world(env)
     request = route.given(world)
-    _call_and_check(env, world, method, path, route.event, who, request, route.expect[who])
+    _call_and_check(env, world, method, path, route, who, request, route.expect[who])
+
+
+ORG_ROUTES = sorted(key for key in ROUTES if key[1].startswith("/orgs/{org_id}"))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who"),
+    [
+        pytest.param(m, p, who, id=f"{m} {p} as {who}")
+        for m, p in ORG_ROUTES
+        for who in ("other_owner", "nobody")
+    ],
+)
+def test_a_non_member_gets_the_same_answer_whether_the_org_exists_or_not(
+    env: Env, method: str, path: str, who: str
+) -> None:
+    # Given the org in the path, and an org id that was never made
+    world = fresh_world(env)
+    route = EXPECTED[(method, path)]
+    request = _request_of(world, route, who, route.given(world))
+    ghost = f"org-{uuid.uuid4().hex[:10]}"
+    # When a non-member calls the route on each
+    answers = []
+    for org_id in (world.target.org_id, ghost):
+        reply = _call(world, method, path, route.event, who, request, org_id)
+        body = json.dumps(reply.body).replace(org_id, "<org>")
+        answers.append((reply.status, reply.headers.get("content-type"), body))
+    # Then nothing tells them apart
+    assert answers[0] == answers[1]
 
 
 # ---- refusals that depend on the org's state are explained only to those who may act ----------------------
@@ -765,16 +939,18 @@ def test_route_answers_each_caller_as_the_matrix_says_and_leaks_no_other_org(
 BROKE = (402, "insufficient_credits")
 OFF = (403, "generation_disabled")
 CLOSED = (409, "hold_not_open")
-STATE_CALLERS = ("owner", "creator", "viewer", "other_owner", "nobody")  # billing answers as viewer
+MEMBERS_MAY_NOT = _expect(403)
+STATE_CALLERS = ("owner", "creator", "viewer", "other_owner", "nobody", "usage_meter")  # billing ~ viewer
 
 
-def refusal(*, owner: Expect, creator: Expect) -> dict[str, Expect]:
+def refusal(*, owner: Expect, creator: Expect, usage_meter: Expect = NOT_FOR_MACHINES) -> dict[str, Expect]:
     return {
         "owner": owner,
         "creator": creator,
         "viewer": _expect(403),
         "other_owner": _expect(404),
         "nobody": _expect(404),
+        "usage_meter": usage_meter,
     }
 
 
@@ -794,7 +970,8 @@ def disable_generation(world: World) -> None:
 
 
 def too_big_debit(world: World) -> Request:
-    return Request(body={"job_id": f"job-{_suffix(world.target)}-huge", "usage": {"shots": {"Q3": 10_000}}})
+    quote_id = world.quote(world.target, {"shots": {"Q3": 10_000}})
+    return Request(body={"job_id": f"job-{_suffix(world.target)}-huge", "quote_id": quote_id})
 
 
 def too_big_hold(world: World) -> Request:
@@ -827,7 +1004,7 @@ def closed_hold(world: World) -> Request:
             "hold_release",
             org_id=world.target.org_id,
             hold_id=hold_id,
-            user=world.target.creator,
+            service=MACHINES["usage_meter"],
             body={},
             headers={"idempotency-key": world.key()},
         ),
@@ -841,18 +1018,27 @@ QUOTES, UPLOADS = "/orgs/{org_id}/quotes", "/orgs/{org_id}/uploads"
 FULL = (402, "storage_quota_exceeded")
 EXTEND = "/orgs/{org_id}/holds/{hold_id}/extend"
 STATEFUL: dict[tuple[str, str], tuple[Callable[[World], Request], dict[str, Expect]]] = {
-    ("unaffordable", DEBITS): (too_big_debit, refusal(owner=BROKE, creator=BROKE)),
+    ("unaffordable", DEBITS): (too_big_debit, refusal(owner=BROKE, creator=BROKE, usage_meter=BROKE)),
     ("unaffordable", HOLDS): (too_big_hold, refusal(owner=BROKE, creator=BROKE)),
-    ("unaffordable", EXTEND): (too_big_extension, refusal(owner=BROKE, creator=BROKE)),
+    ("unaffordable", EXTEND): (
+        too_big_extension,
+        refusal(owner=MEMBERS_MAY_NOT, creator=MEMBERS_MAY_NOT, usage_meter=BROKE),
+    ),
     ("unaffordable", TRANSFERS): (too_big_transfer, refusal(owner=BROKE, creator=_expect(403))),
-    ("archived", DEBITS): (archived(debit_body), refusal(owner=OFF, creator=OFF)),
+    ("archived", DEBITS): (archived(debit_body), refusal(owner=OFF, creator=OFF, usage_meter=OFF)),
     ("archived", HOLDS): (archived(hold_body), refusal(owner=OFF, creator=OFF)),
-    ("archived", EXTEND): (archived(extend_open_hold), refusal(owner=OFF, creator=OFF)),
+    ("archived", EXTEND): (
+        archived(extend_open_hold),
+        refusal(owner=MEMBERS_MAY_NOT, creator=MEMBERS_MAY_NOT, usage_meter=OFF),
+    ),
     ("archived", TRANSFERS): (
         archived(transfer_to_callers_other_org),
         refusal(owner=OFF, creator=_expect(403)),
     ),
-    ("hold closed", EXTEND): (closed_hold, refusal(owner=CLOSED, creator=CLOSED)),
+    ("hold closed", EXTEND): (
+        closed_hold,
+        refusal(owner=MEMBERS_MAY_NOT, creator=MEMBERS_MAY_NOT, usage_meter=CLOSED),
+    ),
     # storage and archive (issue 10)
     ("archived", QUOTES): (archived(quote_body), refusal(owner=OFF, creator=OFF)),
     ("archived", UPLOADS): (archived(upload_body), refusal(owner=FULL, creator=FULL)),
@@ -872,6 +1058,6 @@ def test_a_refusal_that_depends_on_the_orgs_state_is_explained_only_to_who_may_a
 ) -> None:
     given, expect = STATEFUL[(state, path)]
     # Given fresh orgs, the one in the path in the state
-    world = World.build(env.store, env.client)
+    world = fresh_world(env)
     request = given(world)
-    _call_and_check(env, world, "POST", path, EXPECTED[("POST", path)].event, who, request, expect[who])
+    _call_and_check(env, world, "POST", path, EXPECTED[("POST", path)], who, request, expect[who])

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from act3_billing.store.wallets import BillingStore
-from tests.support.events import http_event
+from tests.support.events import Machine, http_event, machine
 from tests.support.functions import invoke
 from tests.support.wallets import Org, new_org
+
+METER = machine()  # the usage meter: job metrics, settling holds
 
 
 def snapshot(store: BillingStore, org: Org) -> tuple[Any, ...]:
@@ -55,8 +57,37 @@ BAD_BODIES = [
     ("hold_create", "holds", {"credits": 5, "expires_in_seconds": 10}, 422, "validation_error"),
     ("hold_create", "holds", {"quote_id": "qt_missing-5"}, 404, "not_found"),
     ("refund_create", "refunds", {}, 422, "validation_error"),
+    ("refund_create", "refunds", {"job_id": "j", "member_id": "a b"}, 422, "validation_error"),
+    # the usage meter debits on behalf of a member: which one is not optional
+    (
+        "debit_create",
+        "debits",
+        {"job_id": "j", "usage": GOOD_USAGE, "member_id": None},
+        422,
+        "validation_error",
+    ),
+    (
+        "debit_create",
+        "debits",
+        {"job_id": "j", "usage": GOOD_USAGE, "member_id": ""},
+        422,
+        "validation_error",
+    ),
     ("quote_create", "quotes", {"usage": {"shots": {"Q1": -2}}}, 422, "validation_error"),
 ]
+
+
+METER_EVENTS = {"hold_capture", "hold_release", "hold_extend", "refund_create"}
+
+
+def _sent_by(event: str, body: Any, member: str) -> tuple[Any, Machine | None]:
+    """Who sends this body in production: job metrics and settling come from the usage meter (for the
+    member), the rest from the member."""
+    if event in METER_EVENTS or (event == "debit_create" and isinstance(body, dict) and "usage" in body):
+        if isinstance(body, dict) and event == "debit_create":
+            body = {"member_id": member, **body}
+        return {k: v for k, v in body.items() if v is not None} if isinstance(body, dict) else body, machine()
+    return body, None
 
 
 @pytest.mark.parametrize(("event", "function", "body", "status", "code"), BAD_BODIES)
@@ -65,7 +96,10 @@ def test_bad_bodies_are_refused_and_change_nothing(
 ) -> None:
     org = new_org(store)
     before = snapshot(store, org)
-    reply = invoke(function, http_event(event, org_id=org.org_id, user=org.creator, body=body))
+    body, service = _sent_by(event, body, org.creator)
+    reply = invoke(
+        function, http_event(event, org_id=org.org_id, user=org.creator, service=service, body=body)
+    )
     assert (reply.status, reply.code) == (status, code), reply.body
     assert reply.headers["content-type"] == "application/problem+json"
     assert reply.body["detail"]
@@ -98,9 +132,17 @@ def test_mutations_without_idempotency_key_are_refused(
 ) -> None:
     org = new_org(store)
     before = snapshot(store, org)
+    body, service = _sent_by(event, body, org.creator)
     reply = invoke(
         function,
-        http_event(event, org_id=org.org_id, user=org.creator, body=body, drop_headers=("idempotency-key",)),
+        http_event(
+            event,
+            org_id=org.org_id,
+            user=org.creator,
+            service=service,
+            body=body,
+            drop_headers=("idempotency-key",),
+        ),
     )
     assert (reply.status, reply.code) == (400, "idempotency_key_required")
     assert snapshot(store, org) == before
@@ -113,7 +155,8 @@ def test_mutations_without_idempotency_key_are_refused(
 def test_unknown_hold_is_404(store: BillingStore, event: str, body: dict[str, int]) -> None:
     org = new_org(store)
     reply = invoke(
-        "holds", http_event(event, org_id=org.org_id, hold_id="hold_nope", user=org.creator, body=body)
+        "holds",
+        http_event(event, org_id=org.org_id, hold_id="hold_nope", service=machine(), body=body),
     )
     assert (reply.status, reply.code) == (404, "not_found")
 
@@ -189,8 +232,8 @@ def test_idempotency_key_that_is_too_long_is_refused(store: BillingStore) -> Non
         http_event(
             "debit_create",
             org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "j", "usage": GOOD_USAGE},
+            service=METER,
+            body={"member_id": org.creator, "job_id": "j", "usage": GOOD_USAGE},
             headers={"idempotency-key": "k" * 300},
         ),
     )
@@ -220,13 +263,13 @@ def test_a_body_that_is_not_declared_json_is_415(store: BillingStore) -> None:
 
 def test_a_stranger_cannot_probe_whether_a_key_was_used_in_another_org(store: BillingStore) -> None:
     org, other = new_org(store), new_org(store)
-    body = {"job_id": "j", "usage": GOOD_USAGE}
+    body = {"job_id": "j", "usage": GOOD_USAGE, "member_id": org.creator}
     used = invoke(
         "debits",
         http_event(
             "debit_create",
             org_id=org.org_id,
-            user=org.creator,
+            service=METER,
             body=body,
             headers={"idempotency-key": "known-key"},
         ),
@@ -260,7 +303,7 @@ def test_ids_in_the_path_that_cannot_exist_are_404(store: BillingStore, bad: str
     org = new_org(store)
     for function, event in (
         ("balance", http_event("balance_get", org_id=bad, user=org.owner)),
-        ("holds", http_event("hold_release", org_id=org.org_id, hold_id=bad, user=org.creator)),
+        ("holds", http_event("hold_release", org_id=org.org_id, hold_id=bad, service=METER)),
     ):
         reply = invoke(function, event)
         assert (reply.status, reply.code) == (404, "not_found"), (function, reply.body)
@@ -277,8 +320,8 @@ def test_a_cursor_for_another_filter_or_forged_key_is_refused(store: BillingStor
             http_event(
                 "debit_create",
                 org_id=org.org_id,
-                user=org.creator,
-                body={"job_id": "same-job", "usage": GOOD_USAGE},
+                service=METER,
+                body={"member_id": org.creator, "job_id": "same-job", "usage": GOOD_USAGE},
                 headers={"idempotency-key": f"c{i}"},
             ),
         )

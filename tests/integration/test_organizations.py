@@ -16,9 +16,11 @@ from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import TABLE, MovableClock
 from tests.support.books import assert_books
 from tests.support.calls import debit
-from tests.support.events import http_event
+from tests.support.events import http_event, machine
 from tests.support.functions import Reply, invoke
 from tests.support.wallets import new_org
+
+METER = machine()  # the usage meter: job metrics, settling holds
 
 LINKEDIN = {"custom:idp": "linkedin"}
 
@@ -141,7 +143,7 @@ def test_monthly_spending_limit_counts_debits_and_holds_and_refuses_beyond(
             "hold_release",
             org_id=org.org_id,
             hold_id=hold.body["hold_id"],
-            user=org.creator,
+            service=METER,
             headers={"idempotency-key": "l4"},
         ),
     )

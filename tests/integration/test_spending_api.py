@@ -6,9 +6,11 @@ from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
 from tests.support.books import assert_books
 from tests.support.calls import capture, debit, hold, quote, refund
-from tests.support.events import http_event
+from tests.support.events import http_event, machine
 from tests.support.functions import invoke
 from tests.support.wallets import new_org
+
+METER = machine()  # the usage meter: job metrics, settling holds
 
 
 def test_plans_are_public_and_list_the_catalog(store: BillingStore) -> None:
@@ -58,8 +60,8 @@ def test_insufficient_credits_is_402_with_options_and_changes_nothing(store: Bil
         http_event(
             "debit_create",
             org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "big", "usage": {"shots": {"Q3": 3}}},
+            service=METER,
+            body={"member_id": org.creator, "job_id": "big", "usage": {"shots": {"Q3": 3}}},
         ),
     )
     assert (reply.status, reply.code) == (402, "insufficient_credits")
@@ -76,8 +78,8 @@ def test_same_idempotency_key_same_body_replays_other_body_conflicts(store: Bill
     event = http_event(
         "debit_create",
         org_id=org.org_id,
-        user=org.creator,
-        body={"job_id": "j", "usage": {"shots": {"Q1": 1}}},
+        service=METER,
+        body={"member_id": org.creator, "job_id": "j", "usage": {"shots": {"Q1": 1}}},
         headers={"idempotency-key": "same"},
     )
     first, second = invoke("debits", event), invoke("debits", event)
@@ -89,8 +91,8 @@ def test_same_idempotency_key_same_body_replays_other_body_conflicts(store: Bill
         http_event(
             "debit_create",
             org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "j", "usage": {"shots": {"Q2": 1}}},
+            service=METER,
+            body={"member_id": org.creator, "job_id": "j", "usage": {"shots": {"Q2": 1}}},
             headers={"idempotency-key": "same"},
         ),
     )
@@ -113,9 +115,7 @@ def test_hold_extend_capture_in_stages_then_release_returns_the_rest(store: Bill
     )
     ext = invoke(
         "holds",
-        http_event(
-            "hold_extend", org_id=org.org_id, hold_id=hold_id, user=org.creator, body={"credits": 1000}
-        ),
+        http_event("hold_extend", org_id=org.org_id, hold_id=hold_id, service=METER, body={"credits": 1000}),
     )
     assert (ext.status, ext.body["amount"]) == (200, 6000)
     for key in ("cap-1", "cap-1", "cap-2"):  # a retried stage charges once
@@ -125,13 +125,13 @@ def test_hold_extend_capture_in_stages_then_release_returns_the_rest(store: Bill
                 "hold_capture",
                 org_id=org.org_id,
                 hold_id=hold_id,
-                user=org.creator,
+                service=METER,
                 body={"credits": 2000},
                 headers={"idempotency-key": key},
             ),
         )
         assert cap.status == 200, cap.body
-    rel = invoke("holds", http_event("hold_release", org_id=org.org_id, hold_id=hold_id, user=org.creator))
+    rel = invoke("holds", http_event("hold_release", org_id=org.org_id, hold_id=hold_id, service=METER))
     assert rel.status == 200, rel.body
     assert (rel.body["released"], rel.body["hold"]["status"]) == (2000, "closed")
     balance = invoke("balance", http_event("balance_get", org_id=org.org_id, user=org.creator)).body
@@ -142,7 +142,7 @@ def test_hold_extend_capture_in_stages_then_release_returns_the_rest(store: Bill
             "hold_capture",
             org_id=org.org_id,
             hold_id=hold_id,
-            user=org.creator,
+            service=METER,
             body={"credits": 1},
             headers={"idempotency-key": "cap-3"},
         ),
@@ -169,13 +169,13 @@ def test_expired_hold_refuses_capture(store: BillingStore, clock: MovableClock) 
             "hold_capture",
             org_id=org.org_id,
             hold_id=hold.body["hold_id"],
-            user=org.creator,
+            service=METER,
             body={"credits": 50},
         ),
     )
     assert (cap.status, cap.code) == (410, "hold_expired")
     release = invoke(
-        "holds", http_event("hold_release", org_id=org.org_id, hold_id=hold.body["hold_id"], user=org.creator)
+        "holds", http_event("hold_release", org_id=org.org_id, hold_id=hold.body["hold_id"], service=METER)
     )
     assert release.status == 200
     assert_books(store, org.org_id)
@@ -188,8 +188,8 @@ def test_refund_reverses_a_job_once(store: BillingStore) -> None:
         http_event(
             "debit_create",
             org_id=org.org_id,
-            user=org.creator,
-            body={"job_id": "failed-job", "usage": {"shots": {"Q3": 2}}},
+            service=METER,
+            body={"member_id": org.creator, "job_id": "failed-job", "usage": {"shots": {"Q3": 2}}},
         ),
     )
     first = refund(org.org_id, org.owner, "failed-job", key="r1")
@@ -199,8 +199,8 @@ def test_refund_reverses_a_job_once(store: BillingStore) -> None:
     unknown = refund(org.org_id, org.owner, "never-ran", key="r3")
     assert (unknown.status, unknown.code) == (404, "nothing_to_refund")
     assert store.wallet(org.org_id).total() == 33_000
-    by_creator = refund(org.org_id, org.creator, "failed-job", key="r4")
-    assert (by_creator.status, by_creator.code) == (403, "forbidden_role")
+    by_creator = refund(org.org_id, org.creator, "failed-job", key="r4", by=None)
+    assert (by_creator.status, by_creator.code) == (403, "forbidden_role")  # members never refund
     recharge = debit(org.org_id, org.creator, "failed-job", key="again")
     assert (recharge.status, recharge.code) == (409, "already_refunded")
     assert_books(store, org.org_id)
@@ -243,7 +243,7 @@ def test_extending_only_the_expiry_moves_no_credits(store: BillingStore, clock: 
             "hold_extend",
             org_id=org.org_id,
             hold_id=hold.body["hold_id"],
-            user=org.creator,
+            service=METER,
             body={"expires_in_seconds": 7 * 86400},
         ),
     )
@@ -255,7 +255,7 @@ def test_extending_only_the_expiry_moves_no_credits(store: BillingStore, clock: 
             "hold_capture",
             org_id=org.org_id,
             hold_id=hold.body["hold_id"],
-            user=org.creator,
+            service=METER,
             body={"credits": 100, "final": True},
         ),
     )
@@ -274,8 +274,8 @@ def test_ledger_lists_newest_first_filters_paginates_and_exports_csv(
             http_event(
                 "debit_create",
                 org_id=org.org_id,
-                user=org.creator,
-                body={"job_id": f"job-{i}", "usage": {"shots": {"Q1": 1}}},
+                service=METER,
+                body={"member_id": org.creator, "job_id": f"job-{i}", "usage": {"shots": {"Q1": 1}}},
                 headers={"idempotency-key": f"d-{i}"},
             ),
         )
@@ -315,8 +315,8 @@ def test_a_retry_after_the_state_moved_on_still_gets_the_first_answer(store: Bil
     drain = http_event(
         "debit_create",
         org_id=org.org_id,
-        user=org.creator,
-        body={"job_id": "all", "usage": {"shots": {"Q2": 4}}},
+        service=METER,
+        body={"member_id": org.creator, "job_id": "all", "usage": {"shots": {"Q2": 4}}},
         headers={"idempotency-key": "drain"},
     )
     first = invoke("debits", drain)
@@ -333,7 +333,7 @@ def test_a_retry_after_the_state_moved_on_still_gets_the_first_answer(store: Bil
         "hold_release",
         org_id=org2.org_id,
         hold_id=hold.body["hold_id"],
-        user=org2.creator,
+        service=METER,
         headers={"idempotency-key": "rel"},
     )
     assert invoke("holds", release).body == invoke("holds", release).body

@@ -11,7 +11,9 @@ from typing import Any
 import jwt
 import pytest
 
-from act3_local.auth import CLIENT_ID, Issuer, Unauthorized, sub_for
+from act3_local.auth import CLIENT_ID, Issuer, Unauthorized, machine_client_id, machine_clients, sub_for
+from act3_local.template import load_yaml
+from tests.support.template import REPO_ROOT
 
 ISSUER_URL = "http://127.0.0.1:3000/auth"
 
@@ -56,11 +58,13 @@ def test_a_minted_token_verifies_and_carries_cognito_like_claims(issuer: Issuer)
     claims = issuer.verify(bearer(token))
     # Then the claims are the issuer's, for that user
     assert claims["iss"] == ISSUER_URL
-    assert claims["aud"] == claims["client_id"] == CLIENT_ID
+    assert claims["client_id"] == CLIENT_ID
+    assert "aud" not in claims  # an access token, as members send (template.yaml: routes check scopes)
+    assert claims["scope"].split() == ["openid", "email", "profile"]
     assert claims["email"] == "Ann@Example.com"
     assert claims["name"] == "Ann"
     assert claims["sub"] == sub_for("ann@example.com")
-    assert claims["token_use"] == "id"
+    assert claims["token_use"] == "access"
     assert claims["exp"] - claims["iat"] == 3600
     assert "identities" not in claims
     assert "custom:idp" not in claims
@@ -78,7 +82,7 @@ def test_a_token_is_signed_with_the_published_key(issuer: Issuer):
     (jwk,) = issuer.jwks()["keys"]
     assert (header["alg"], header["kid"]) == ("RS256", jwk["kid"])
     public_key = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(jwk))
-    decoded = jwt.decode(token, public_key, algorithms=["RS256"], audience=CLIENT_ID)  # type: ignore[arg-type]
+    decoded = jwt.decode(token, public_key, algorithms=["RS256"], options={"verify_aud": False})  # type: ignore[arg-type]
     assert decoded["email"] == "a@example.com"
     assert issuer.openid_configuration()["jwks_uri"] == f"{ISSUER_URL}/.well-known/jwks.json"
 
@@ -215,7 +219,7 @@ def test_linkedin_tokens_carry_identities_and_custom_idp(issuer: Issuer):
     # Then it has Cognito's federated-identity claims
     sub = sub_for("bob@example.com")
     assert claims["custom:idp"] == "linkedin"
-    assert claims["cognito:username"] == f"linkedin_{sub}"
+    assert claims["username"] == f"linkedin_{sub}"
     (identity,) = claims["identities"]
     assert identity["userId"] == sub
     assert identity["providerName"] == "LinkedIn"
@@ -236,3 +240,47 @@ def test_sub_is_stable_per_lower_cased_email(issuer: Issuer):
     second = issuer.verify(bearer(issuer.mint("ann@example.com", idp="linkedin")))
     assert first["sub"] == second["sub"] == sub_for("ann@example.com")
     assert first["jti"] != second["jti"]
+
+
+# ---- machine identities (client credentials) -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_clients(key_dir: Path) -> Issuer:
+    return Issuer.load(key_dir, ISSUER_URL, clients=machine_clients(load_yaml(REPO_ROOT / "template.yaml")))
+
+
+def test_the_machine_clients_and_their_scopes_come_from_the_template():
+    assert machine_clients(load_yaml(REPO_ROOT / "template.yaml")) == {
+        "usage-meter": ["billing/usage.write", "billing/refunds.write"],
+        "billing-operations": ["billing/grants.write", "billing/adjustments.write"],
+    }
+
+
+def test_a_client_credentials_token_is_the_clients_own_with_its_scopes(with_clients: Issuer):
+    # When the usage meter gets a token
+    claims = with_clients.verify(bearer(with_clients.mint_client("usage-meter")))
+    # Then its subject is the client itself, as in Cognito, and it carries the client's scopes only
+    assert claims["sub"] == claims["client_id"] == machine_client_id("usage-meter")
+    assert claims["token_use"] == "access"
+    assert claims["scope"].split() == ["billing/usage.write", "billing/refunds.write"]
+    assert "email" not in claims and "aud" not in claims
+
+
+def test_a_client_may_ask_for_fewer_scopes_but_not_for_others(with_clients: Issuer):
+    fewer = with_clients.verify(
+        bearer(with_clients.mint_client("usage-meter", scopes=["billing/refunds.write"]))
+    )
+    assert fewer["scope"] == "billing/refunds.write"
+    with pytest.raises(ValueError, match="invalid_scope"):
+        with_clients.mint_client("usage-meter", scopes=["billing/grants.write"])
+    with pytest.raises(ValueError, match="unknown client"):
+        with_clients.mint_client("nobody")
+
+
+def test_a_machine_token_is_refused_by_an_issuer_that_does_not_know_the_client(
+    issuer: Issuer, with_clients: Issuer
+):
+    # The web client alone is the audience of `issuer`: a machine client's token is not for it
+    with pytest.raises(Unauthorized, match="audience"):
+        issuer.verify(bearer(with_clients.mint_client("billing-operations")))

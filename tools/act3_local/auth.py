@@ -1,15 +1,23 @@
 """The local identity provider: an RS256 key pair in ``<state>/auth``, a JWKS, tokens like Cognito's.
 
+Two kinds of token, as the user pool issues them:
+- a member's access token from the web client (``scope`` ``openid email profile``), with the e-mail and
+  identity-provider claims the pre token generation trigger adds (``functions/token_claims``);
+- a machine identity's client-credentials access token: ``sub`` and ``client_id`` are the app client,
+  ``scope`` its custom scopes (the template's ``AllowedOAuthScopes`` of that client).
+
 Verification follows the HTTP API JWT authorizer: signature by ``kid`` from the JWKS, ``iss`` equal to
-the issuer, ``aud`` (or ``client_id``) among the audiences, ``exp``/``nbf`` checked.
+the issuer, ``aud`` (or ``client_id``) among the audiences (the web client and every machine client),
+``exp``/``nbf`` checked. Route scopes are the gateway's (``server.py``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,29 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 CLIENT_ID = "act3-local-client"
 _SUB_NAMESPACE = uuid.UUID("6f1c3a8e-4b5d-4c1e-9a7b-2d3f4e5a6b7c")
 IDENTITY_PROVIDERS = {"linkedin": ("LinkedIn", "OIDC")}
+
+
+MEMBER_SCOPES = "openid email profile"
+
+
+def machine_client_id(name: str) -> str:
+    """The local client id of a machine client (Cognito makes random ones; these read well in ledgers)."""
+    return f"act3-local-{name}"
+
+
+def machine_clients(template: dict[str, Any]) -> dict[str, list[str]]:
+    """Client-credentials app clients of the template, by local name (``UsageMeterClient`` ->
+    ``usage-meter``), with the scopes they are allowed."""
+    clients: dict[str, list[str]] = {}
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") != "AWS::Cognito::UserPoolClient":
+            continue
+        if "client_credentials" not in (props.get("AllowedOAuthFlows") or []):
+            continue
+        words = re.findall(r"[A-Z][a-z0-9]*", logical_id.removesuffix("Client"))
+        clients["-".join(w.lower() for w in words)] = [str(s) for s in props.get("AllowedOAuthScopes") or []]
+    return clients
 
 
 class Unauthorized(Exception):
@@ -37,9 +68,16 @@ class Issuer:
     audience: str
     private_key: rsa.RSAPrivateKey
     kid: str
+    clients: dict[str, list[str]] = field(default_factory=dict)  # machine clients: name -> scopes
 
     @classmethod
-    def load(cls, auth_dir: Path, issuer: str, audience: str = CLIENT_ID) -> Issuer:
+    def load(
+        cls,
+        auth_dir: Path,
+        issuer: str,
+        audience: str = CLIENT_ID,
+        clients: dict[str, list[str]] | None = None,
+    ) -> Issuer:
         """Read the key pair from ``auth_dir``, generating it on first use."""
         auth_dir.mkdir(parents=True, exist_ok=True)
         key_file = auth_dir / "private_key.pem"
@@ -62,7 +100,12 @@ class Issuer:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         kid = uuid.uuid5(_SUB_NAMESPACE, public_der.hex()).hex[:16]
-        return cls(issuer=issuer, audience=audience, private_key=loaded, kid=kid)
+        return cls(issuer=issuer, audience=audience, private_key=loaded, kid=kid, clients=dict(clients or {}))
+
+    @property
+    def audiences(self) -> list[str]:
+        """What the JWT authorizer's audience lists: the web client and every machine client."""
+        return [self.audience, *(machine_client_id(name) for name in self.clients)]
 
     def jwks(self) -> dict[str, Any]:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
@@ -89,16 +132,15 @@ class Issuer:
         now: float | None = None,
         extra: dict[str, Any] | None = None,
     ) -> str:
-        """A token shaped like a Cognito ID token (with ``scope`` so routes with scopes can be tried)."""
+        """A member's token: a Cognito access token of the web client, with the trigger's e-mail claims."""
         issued = int(time.time() if now is None else now)
         sub = sub_for(email)
         claims: dict[str, Any] = {
             "sub": sub,
             "iss": self.issuer,
-            "aud": self.audience,
             "client_id": self.audience,
-            "token_use": "id",
-            "scope": "openid email profile",
+            "token_use": "access",
+            "scope": MEMBER_SCOPES,
             "auth_time": issued,
             "iat": issued,
             "exp": issued + ttl,
@@ -106,7 +148,7 @@ class Issuer:
             "email": email,
             "email_verified": True,
             "name": name or email.split("@", 1)[0],
-            "cognito:username": sub,
+            "username": sub,
         }
         if idp:
             key = idp.strip().lower()
@@ -126,8 +168,39 @@ class Issuer:
                 }
             ]
             claims["custom:idp"] = key
-            claims["cognito:username"] = f"{provider_name.lower()}_{sub}"
+            claims["username"] = f"{provider_name.lower()}_{sub}"
         claims |= extra or {}
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
+
+    def mint_client(
+        self, name: str, *, scopes: list[str] | None = None, ttl: int = 3600, now: float | None = None
+    ) -> str:
+        """A machine identity's client-credentials access token. ``scopes`` defaults to all the client is
+        allowed; asking for one it is not allowed fails, as Cognito's token endpoint answers invalid_scope."""
+        if name not in self.clients:
+            raise ValueError(f"unknown client {name!r} (known: {', '.join(sorted(self.clients)) or 'none'})")
+        allowed = self.clients[name]
+        wanted = allowed if scopes is None else scopes
+        if not set(wanted) <= set(allowed):
+            raise ValueError(
+                f"client {name!r} may not have {sorted(set(wanted) - set(allowed))} (invalid_scope)"
+            )
+        return self._client_token(machine_client_id(name), wanted, ttl=ttl, now=now)
+
+    def _client_token(self, client_id: str, scopes: list[str], *, ttl: int, now: float | None) -> str:
+        issued = int(time.time() if now is None else now)
+        claims = {
+            "sub": client_id,
+            "client_id": client_id,
+            "iss": self.issuer,
+            "token_use": "access",
+            "scope": " ".join(scopes),
+            "auth_time": issued,
+            "iat": issued,
+            "exp": issued + ttl,
+            "jti": str(uuid.uuid4()),
+            "version": 2,
+        }
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
 
     def verify(self, authorization: str | None) -> dict[str, Any]:
@@ -158,7 +231,7 @@ class Issuer:
             raise Unauthorized(str(exc)) from exc
         audience = claims.get("aud", claims.get("client_id"))
         audiences = audience if isinstance(audience, list) else [audience]
-        if self.audience not in audiences:
+        if not set(self.audiences) & set(audiences):
             raise Unauthorized("token audience does not match")
         return claims
 
@@ -178,6 +251,11 @@ def claims_as_api_gateway(claims: dict[str, Any]) -> dict[str, str]:
         else:
             out[key] = str(value)
     return out
+
+
+def scopes_allow(route_scopes: list[str], token_scopes: list[str] | None) -> bool:
+    """API Gateway's rule: a route with AuthorizationScopes needs at least one of them on the token."""
+    return not route_scopes or bool(set(route_scopes) & set(token_scopes or []))
 
 
 def scopes_of(claims: dict[str, Any]) -> list[str] | None:

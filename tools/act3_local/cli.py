@@ -114,13 +114,27 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from .auth import CLIENT_ID, Issuer
+    """A member's token (``--email``), or a machine identity's client-credentials token (``--client``)."""
+    from .auth import CLIENT_ID, Issuer, machine_clients
+    from .template import load_yaml
 
+    if bool(args.email) == bool(args.client):
+        return _fail("give either --email (a member) or --client (a machine identity), not both")
     info = _stack_info(args.state_dir, running=False)
     issuer_url = info["auth"]["issuer"] if info else f"http://127.0.0.1:{args.port}/auth"
-    issuer = Issuer.load(args.state_dir / "auth", issuer=issuer_url, audience=CLIENT_ID)
+    template = Path(info["template"]) if info else args.template
+    issuer = Issuer.load(
+        args.state_dir / "auth",
+        issuer=issuer_url,
+        audience=CLIENT_ID,
+        clients=machine_clients(load_yaml(template)),
+    )
     try:
-        print(issuer.mint(args.email, name=args.name, idp=args.idp, ttl=args.ttl))
+        if args.client:
+            scopes = args.scope.split() if args.scope is not None else None
+            print(issuer.mint_client(args.client, scopes=scopes, ttl=args.ttl))
+        else:
+            print(issuer.mint(args.email, name=args.name, idp=args.idp, ttl=args.ttl))
     except ValueError as exc:
         return _fail(str(exc))
     return 0
@@ -182,7 +196,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     seed_demo = getattr(demo, "seed_demo", None)
     if seed_demo is None:
         return _fail("act3_billing.demo has no seed_demo()")
-    from .auth import CLIENT_ID, Issuer, sub_for
+    from .auth import CLIENT_ID, Issuer, machine_client_id, sub_for
     from .clock import Clock
 
     issuer = Issuer.load(args.state_dir / "auth", issuer=info["auth"]["issuer"], audience=CLIENT_ID)
@@ -195,6 +209,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
         "table_name": lambda: next(iter(info["dynamodb"]["tables"].values()), None),
         "dynamodb_endpoint": lambda: info["dynamodb"]["endpoint"],
         "stack": lambda: info,
+        "usage_meter": lambda: f"service:{machine_client_id('usage-meter')}",
     }
     params = inspect.signature(seed_demo).parameters
     missing = [n for n, p in params.items() if n not in available and p.default is inspect.Parameter.empty]
@@ -294,7 +309,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("stop", help="stop the running stack").set_defaults(func=cmd_stop)
 
     token = sub.add_parser("token", help="print a bearer token from the local issuer")
-    token.add_argument("--email", required=True)
+    token.add_argument("--email", help="a member's token for this e-mail")
+    token.add_argument("--client", help="a machine identity's token: usage-meter, billing-operations")
+    token.add_argument("--scope", help="the machine token's scopes (space-separated; default all allowed)")
+    token.add_argument("--template", type=Path, default=Path(__file__).resolve().parents[2] / "template.yaml")
     token.add_argument("--name")
     token.add_argument("--idp", help="identity provider, e.g. linkedin")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")

@@ -37,7 +37,18 @@ def build(runtime: Runtime, routes: list[Route], server_url: str) -> dict[str, A
         "paths": {},
         "components": {
             "schemas": {},
-            "securitySchemes": {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "jwt": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": (
+                        "A Cognito access token: a member's (scope openid or aws.cognito.signin.user.admin)"
+                        " or a machine identity's client-credentials token (billing/... scopes). Each"
+                        " operation lists the scopes it accepts; the token needs one of them, else 403."
+                    ),
+                }
+            },
         },
     }
     seen: set[str] = set()

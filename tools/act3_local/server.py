@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import events as ev
-from .auth import Issuer, Unauthorized, claims_as_api_gateway, scopes_of
+from .auth import Issuer, Unauthorized, claims_as_api_gateway, scopes_allow, scopes_of
 from .clock import Clock
 from .lambdas import FunctionError, Runtime
 from .openapi import DOCS_HTML, build
@@ -119,7 +119,7 @@ class Api:
                     "authorizer",
                 )
             scopes = scopes_of(verified)
-            if route.scopes and not set(route.scopes) & set(scopes or []):
+            if not scopes_allow(route.scopes, scopes):
                 return ev.HttpResponse.json(403, {"message": "Forbidden"}), "authorizer"
             claims = claims_as_api_gateway(verified)
         event = ev.http_api_event(request, route, params, claims, scopes, now=time.time())

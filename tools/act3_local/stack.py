@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import resources, stripe_local
-from .auth import CLIENT_ID, Issuer
+from .auth import CLIENT_ID, Issuer, machine_client_id, machine_clients
 from .clock import Clock, describe
 from .lambdas import Runtime
 from .scheduler import Scheduler
@@ -33,7 +33,7 @@ from .services import (
     start_moto,
     write_json,
 )
-from .template import Schedule, Stack, TemplateError, parse
+from .template import Schedule, Stack, TemplateError, load_yaml, parse
 
 log = logging.getLogger("act3_local")
 
@@ -125,7 +125,12 @@ class LocalStack:
         stack = parse(o.template, local_parameters(o.template, secret) | web_parameters(o.template, base_url))
         clock_file = self.state_dir / "clock_offset"
         clock = Clock(clock_file)
-        issuer = Issuer.load(self.state_dir / "auth", issuer=f"{base_url}/auth", audience=CLIENT_ID)
+        issuer = Issuer.load(
+            self.state_dir / "auth",
+            issuer=f"{base_url}/auth",
+            audience=CLIENT_ID,
+            clients=machine_clients(load_yaml(o.template)),
+        )
 
         from . import dynamodb_local
 
@@ -236,6 +241,7 @@ class LocalStack:
                 "issuer": issuer.issuer,
                 "audience": CLIENT_ID,
                 "client_id": CLIENT_ID,
+                "machine_clients": {name: machine_client_id(name) for name in issuer.clients},
                 "jwks_url": f"{issuer.issuer}/.well-known/jwks.json",
                 "keys_dir": str(self.state_dir / "auth"),
             },

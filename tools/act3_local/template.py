@@ -430,7 +430,11 @@ def parse(path: Path, parameters: dict[str, str] | None = None) -> Stack:
                 default_authorizer = api.get("default") or global_api_auth.get("DefaultAuthorizer")
                 route_auth = eprops.get("Auth") or {}
                 authorizer = route_auth.get("Authorizer", default_authorizer)
-                scopes = route_auth.get("AuthorizationScopes") or []
+                # A route's own scopes, else its authorizer's (SAM applies those to every route using it).
+                authorizer_spec = (api.get("authorizers") or {}).get(authorizer) or {}
+                scopes = (
+                    route_auth.get("AuthorizationScopes", authorizer_spec.get("AuthorizationScopes")) or []
+                )
                 path_value = eprops.get("Path")
                 method = str(eprops.get("Method", "ANY")).upper()
                 if path_value is None:

@@ -37,10 +37,16 @@ def _cycle_id(start: datetime) -> str:
     return start.strftime("%Y-%m-%d")
 
 
-def seed_demo(store: BillingStore, now: datetime, user_id_for: Callable[[str], str]) -> DemoOrg:
+def seed_demo(
+    store: BillingStore,
+    now: datetime,
+    user_id_for: Callable[[str], str],
+    usage_meter: str = "service:usage-meter",
+) -> DemoOrg:
     """Create the demo studio (members refreshed, history written once).
 
-    `user_id_for` maps an e-mail to the `sub` its tokens carry."""
+    `user_id_for` maps an e-mail to the `sub` its tokens carry; `usage_meter` names the machine identity
+    that reported the finished jobs and the capture (SPEC §12: members never report usage)."""
     from act3_billing.domain.errors import WalletMissing
     from act3_billing.store.idempotency import Idem
 
@@ -94,6 +100,7 @@ def seed_demo(store: BillingStore, now: datetime, user_id_for: Callable[[str], s
             idem=Idem(f"seed-{job}", "debit", job),
             now=at,
             rate_card_version="2026-11",
+            service=usage_meter,
         )
 
     for day, job, credits in (
@@ -162,7 +169,8 @@ def seed_demo(store: BillingStore, now: datetime, user_id_for: Callable[[str], s
     )
     store.settle_hold(
         DEMO_ORG,
-        actor=creator,
+        actor=usage_meter,
+        service=usage_meter,
         hold_id=str(hold.body["hold_id"]),
         capture=7_500,
         final=False,

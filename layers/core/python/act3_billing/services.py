@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from act3_billing.domain.cycles import generation_refusal
 from act3_billing.domain.errors import GenerationDisabled, InsufficientCredits, NotFound, ValidationFailed
@@ -27,6 +27,7 @@ from act3_billing.http import models as m
 from act3_billing.http.caller import Caller
 
 if TYPE_CHECKING:
+    from act3_billing.domain.principals import Service
     from act3_billing.notifications import Notifier
     from act3_billing.store.idempotency import Idem, Outcome
     from act3_billing.store.wallets import BillingStore
@@ -48,7 +49,30 @@ def context(store: BillingStore, caller: Caller, now: datetime, notifier: Notifi
     return Context(store, caller, now, default_catalog(), load_rate_card(), notifier)
 
 
-def alert_after_spend(ctx: Context, org_id: str, result: Outcome) -> Outcome:
+class Pricing(Protocol):
+    """What pricing needs of a use case's context (members' and the usage meter's alike)."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def rate_card(self) -> RateCard: ...
+
+
+class Spending(Protocol):
+    """What the usage alerts need of a use case's context (members' and the usage meter's alike)."""
+
+    @property
+    def store(self) -> BillingStore: ...
+
+    @property
+    def now(self) -> datetime: ...
+
+    @property
+    def notifier(self) -> Notifier | None: ...
+
+
+def alert_after_spend(ctx: Spending, org_id: str, result: Outcome) -> Outcome:
     """After a committed debit, hold, extension or capture: the monthly-usage thresholds this
     instance's view of the wallet is past, each delivered once (act3_billing.notifications)."""
     from act3_billing.notifications import notify_quietly, usage_alerts
@@ -67,7 +91,7 @@ def alert_after_spend(ctx: Context, org_id: str, result: Outcome) -> Outcome:
     return result
 
 
-def idem(key: str | None, operation: str, caller: Caller, payload: Any) -> Idem:
+def idem(key: str | None, operation: str, caller: Caller | Service, payload: Any) -> Idem:
     """The Idempotency-Key with a fingerprint of who sent what, so a reuse with another body is caught."""
     from act3_billing.domain.errors import IdempotencyKeyRequired
     from act3_billing.store.idempotency import Idem
@@ -77,7 +101,7 @@ def idem(key: str | None, operation: str, caller: Caller, payload: Any) -> Idem:
     if len(key) > 255 or not key.isascii() or not key.isprintable() or " " in key:
         raise IdempotencyKeyRequired("Idempotency-Key must be 1-255 visible ASCII characters without spaces")
     canonical = json.dumps(
-        {"op": operation, "actor": caller.user_id, "body": payload}, sort_keys=True, default=str
+        {"op": operation, "actor": caller.principal_id, "body": payload}, sort_keys=True, default=str
     )
     return Idem(key=key, operation=operation, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
 
@@ -95,7 +119,7 @@ def usage_of(spec: m.UsageIn) -> Usage:
     )
 
 
-def price(ctx: Context, spec: m.UsageIn) -> Price:
+def price(ctx: Pricing, spec: m.UsageIn) -> Price:
     priced = ctx.rate_card.price(usage_of(spec))
     if priced.credits > m.MAX_CREDITS:
         raise ValidationFailed(
@@ -117,14 +141,14 @@ def options_out(options: OutOfCreditOptions) -> m.OptionsOut:
     )
 
 
-def generation_off(ctx: Context, error: GenerationDisabled) -> GenerationDisabled:
+def generation_off(ctx: Pricing, error: GenerationDisabled) -> GenerationDisabled:
     """A 403 generation_disabled (archive, an ended trial) carries the plans that turn generation back on."""
     from act3_billing.storage import with_reupgrade
 
     return with_reupgrade(ctx.catalog, error)
 
 
-def with_options(ctx: Context, error: InsufficientCredits) -> InsufficientCredits:
+def with_options(ctx: Pricing, error: InsufficientCredits) -> InsufficientCredits:
     """A 402 carries the same out-of-credit options as a quote."""
     plan_id = str(error.extra.get("plan_id", ""))
     shortfall = int(error.extra.get("shortfall", 0))
@@ -329,38 +353,6 @@ def quoted_credits(quote_id: str) -> int:
     return int(tail)
 
 
-def debit(ctx: Context, org_id: str, request: m.DebitRequest, key: str | None) -> Outcome:
-    from act3_billing.store.quotes import QuoteRef
-
-    token = idem(key, "debit", ctx.caller, request.model_dump(mode="json"))
-    if request.quote_id is not None:
-        amount, version = quoted_credits(request.quote_id), ctx.rate_card.version
-        quote_ref: QuoteRef | None = QuoteRef(request.quote_id, amount)
-    else:
-        assert request.usage is not None  # the model guarantees one of the two
-        priced = price(ctx, request.usage)
-        amount, version, quote_ref = priced.credits, priced.rate_card_version, None
-    try:
-        return alert_after_spend(
-            ctx,
-            org_id,
-            ctx.store.debit(
-                org_id,
-                actor=ctx.caller.user_id,
-                amount=amount,
-                job_id=request.job_id,
-                idem=token,
-                now=ctx.now,
-                rate_card_version=version,
-                quote=quote_ref,
-            ),
-        )
-    except InsufficientCredits as exc:
-        raise with_options(ctx, exc) from None
-    except GenerationDisabled as exc:
-        raise generation_off(ctx, exc) from None
-
-
 def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | None) -> Outcome:
     from act3_billing.store.quotes import QuoteRef
 
@@ -395,60 +387,3 @@ def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | Non
         raise with_options(ctx, exc) from None
     except GenerationDisabled as exc:
         raise generation_off(ctx, exc) from None
-
-
-def extend_hold(
-    ctx: Context, org_id: str, hold_id: str, request: m.ExtendRequest, key: str | None
-) -> Outcome:
-    token = idem(key, f"extend:{hold_id}", ctx.caller, request.model_dump(mode="json"))
-    expires = ctx.now + timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else None
-    # Before the hold is read: a stranger learns nothing about it (closed, expired, or there at all).
-    ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
-    try:
-        return alert_after_spend(
-            ctx,
-            org_id,
-            ctx.store.extend_hold(
-                org_id,
-                actor=ctx.caller.user_id,
-                hold_id=hold_id,
-                more=request.credits,
-                expires_at=expires,
-                idem=token,
-                now=ctx.now,
-            ),
-        )
-    except InsufficientCredits as exc:
-        raise with_options(ctx, exc) from None
-    except GenerationDisabled as exc:
-        raise generation_off(ctx, exc) from None
-
-
-def capture(ctx: Context, org_id: str, hold_id: str, request: m.CaptureRequest, key: str | None) -> Outcome:
-    token = idem(key, f"capture:{hold_id}", ctx.caller, request.model_dump(mode="json"))
-    ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
-    return ctx.store.settle_hold(
-        org_id,
-        actor=ctx.caller.user_id,
-        hold_id=hold_id,
-        capture=request.credits,
-        final=request.final,
-        idem=token,
-        now=ctx.now,
-    )
-
-
-def release(ctx: Context, org_id: str, hold_id: str, request: m.ReleaseRequest, key: str | None) -> Outcome:
-    token = idem(key, f"release:{hold_id}", ctx.caller, request.model_dump(mode="json"))
-    ctx.store.require(org_id, ctx.caller.user_id, Permission.SPEND)
-    return ctx.store.settle_hold(
-        org_id, actor=ctx.caller.user_id, hold_id=hold_id, capture=0, final=True, idem=token, now=ctx.now
-    )
-
-
-def refund(ctx: Context, org_id: str, request: m.RefundRequest, key: str | None) -> Outcome:
-    token = idem(key, "refund", ctx.caller, request.model_dump(mode="json"))
-    ctx.store.require(org_id, ctx.caller.user_id, Permission.REFUND)
-    return ctx.store.refund_job(
-        org_id, actor=ctx.caller.user_id, job_id=request.job_id, idem=token, now=ctx.now
-    )

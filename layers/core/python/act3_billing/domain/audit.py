@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from act3_billing.domain.ledger import POSTINGS, Account, EntryType
+from act3_billing.domain.ledger import Account, EntryType, allowed_postings
 
 _RANK = {"monthly": 0, "bank": 1, "grant": 2, "transfer": 2, "pack": 3}
 _NEVER = datetime.max.replace(tzinfo=UTC)
@@ -170,8 +170,7 @@ def audit_org(items: OrgItems) -> AuditReport:
 
 def _check_postings(entries: Iterable[_Entry], replay: _Replay) -> None:
     for e in entries:
-        expected = POSTINGS[e.type]
-        if (e.from_account, e.to_account) != (expected[0].value, expected[1].value):
+        if (e.from_account, e.to_account) not in {(a.value, b.value) for a, b in allowed_postings(e.type)}:
             replay.flag("posting", f"{e.entry_id}: {e.type} posts {e.from_account} -> {e.to_account}")
         if e.amount < 0:
             replay.flag("posting", f"{e.entry_id}: negative amount {e.amount}")

@@ -100,9 +100,9 @@ class NothingToRefund(DomainError):
     title = "No spending recorded for this job"
 
 
-class WalletMissing(DomainError):
-    code = "wallet_not_found"
-    title = "This organization has no credit wallet"
+class WalletMissing(NotFound):
+    """No wallet under that org id. The same answer as for a non-member (SPEC §12: whether an org exists
+    is nobody's business but its members')."""
 
 
 class Conflict(DomainError):
@@ -145,3 +145,13 @@ class SubscriptionExists(DomainError):
 class SamePlan(DomainError):
     code = "same_plan"
     title = "The organization is already on this plan"
+
+
+# ---- machine identities and their scopes (issue 9) ----------------------------------------------------
+
+
+class ForbiddenScope(DomainError):
+    """A machine identity asked for something its client's scopes do not grant (or a member route)."""
+
+    code = "forbidden_scope"
+    title = "Your client's scopes do not allow this"

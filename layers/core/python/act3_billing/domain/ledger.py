@@ -68,6 +68,15 @@ POSTINGS: Mapping[EntryType, tuple[Account, Account]] = {
 }
 
 
+# A signed adjustment may also run the other way: credits taken back, org:available -> platform:issued.
+REVERSIBLE = frozenset({EntryType.ADJUSTMENT})
+
+
+def allowed_postings(entry_type: EntryType) -> set[tuple[Account, Account]]:
+    debited, credited = POSTINGS[entry_type]
+    return {(debited, credited), *([(credited, debited)] if entry_type in REVERSIBLE else [])}
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     """`lots`: signed change of each lot's remaining credits. `sources`: which lots the credits of a
@@ -84,6 +93,9 @@ class LedgerEntry:
     to_account: Account | None = None
     actor: str | None = None
     job_id: str | None = None
+    # The machine identity that reported it (the usage meter, billing operations); `actor` is then the
+    # member on whose behalf, if any.
+    service: str | None = None
     hold_id: str | None = None
     quote_id: str | None = None
     idempotency_key: str | None = None

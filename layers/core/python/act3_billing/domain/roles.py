@@ -31,13 +31,30 @@ class Permission(StrEnum):
     BUY_CREDITS = "buy_credits"
     MANAGE_BILLING = "manage_billing"
     READ_BILLING = "read_billing"
+    # The platform's machine identities' (SPEC §12): no role has them, a client's scopes grant them.
+    REPORT_USAGE = "report_usage"  # capture, extend and release holds; debit finished usage by metrics
+    GRANT = "grant"
+    ADJUST = "adjust"
 
 
 _READ = frozenset({Permission.READ_METERS, Permission.READ_LEDGER, Permission.READ_MEMBERS})
+# Members authorize spending (quote, debit at a quote's price, hold); what a job really used, refunds,
+# grants and adjustments come from machine identities (domain/principals.py), never from a member: a
+# member capturing 1 credit of their own hold, or refunding their own finished job, would render for free.
 RIGHTS: dict[Role, frozenset[Permission]] = {
-    Role.OWNER: frozenset(Permission),
+    Role.OWNER: _READ
+    | {
+        Permission.SPEND,
+        Permission.MANAGE_MEMBERS,
+        Permission.TRANSFER,
+        Permission.UPLOAD,
+        Permission.DELETE_MEDIA,
+        Permission.MANAGE_SUBSCRIPTION,
+        Permission.BUY_CREDITS,
+        Permission.MANAGE_BILLING,
+        Permission.READ_BILLING,
+    },
     Role.BILLING: _READ | {Permission.BUY_CREDITS, Permission.MANAGE_BILLING, Permission.READ_BILLING},
-    # Refunds are the owners' (a creator refunding their own finished job would generate for free).
     Role.CREATOR: _READ | {Permission.SPEND, Permission.UPLOAD},
     Role.VIEWER: _READ,
 }

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from act3_billing.domain.errors import DomainError
-from act3_billing.http.caller import Caller
+from act3_billing.domain.principals import Service
+from act3_billing.http.caller import Caller, principal_from_claims
 from act3_billing.http.problems import from_domain, problem
 from act3_billing.observability import logger
 
@@ -70,6 +71,14 @@ def caller(app: APIGatewayHttpResolver) -> Caller:
     authorizer = app.current_event.request_context.authorizer
     claims = authorizer.jwt_claim if authorizer is not None else None
     return Caller.from_claims(claims)
+
+
+def principal(app: APIGatewayHttpResolver) -> Caller | Service:
+    """A member or a machine identity (for the routes both may call, or only machines may)."""
+    authorizer = app.current_event.request_context.authorizer
+    if authorizer is None:
+        return Caller.from_claims(None)
+    return principal_from_claims(authorizer.jwt_claim, authorizer.jwt_scopes)
 
 
 def idempotency_key(app: APIGatewayHttpResolver) -> str | None:

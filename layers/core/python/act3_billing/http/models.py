@@ -45,9 +45,15 @@ class QuoteRequest(_In):
 
 
 class DebitRequest(_In):
+    """A member debits at a quote's binding price (`quote_id`); the usage meter debits finished usage by
+    its metrics (`usage`, or a quote) on behalf of `member_id`, the member who started the job."""
+
     job_id: Id
     quote_id: Id | None = None
     usage: UsageIn | None = None
+    member_id: Id | None = Field(
+        None, description="usage meter only (required there): the member on whose behalf the job ran"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DebitRequest:
@@ -99,6 +105,7 @@ class ReleaseRequest(_In):
 class RefundRequest(_In):
     job_id: Id
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    member_id: Id | None = Field(None, description="the member who started the job (recorded in the ledger)")
 
 
 # ---- responses -------------------------------------------------------------------------------
@@ -188,6 +195,9 @@ class LedgerEntryOut(BaseModel):
     rate_card_version: str | None
     memo: str | None
     created_at: str
+    service: str | None = Field(
+        None, description="the machine identity that reported it; `actor` is then the member on whose behalf"
+    )
 
 
 class SettleResponse(BaseModel):

@@ -25,7 +25,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "generation_disabled": 403,
     "trial_expired": 403,
     "not_found": 404,
-    "wallet_not_found": 404,
     "nothing_to_refund": 404,
     "route_not_found": 404,
     "idempotency_key_reuse": 409,
@@ -52,6 +51,8 @@ STATUS_BY_CODE: dict[str, int] = {
     # storage (issue 10)
     "storage_quota_exceeded": 402,
     "media_purged": 410,
+    # issue 9: machine identities and their scopes
+    "forbidden_scope": 403,
 }
 
 # Money (issue 8).

@@ -80,6 +80,7 @@ _NOT_REPLAYED = frozenset(
         "conflict",
         "not_found",
         "forbidden_role",
+        "forbidden_scope",
         "shared_credits_disabled",
     }
 )

@@ -7,9 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pynamodb.expressions.condition import Condition
-
-from act3_billing.domain.roles import Permission, roles_with
 from act3_billing.store.models import MemberItem, org_pk
 from act3_billing.store.tx import Tx
 
@@ -30,22 +27,15 @@ def give_backs(charges: Iterable[Mapping[str, Any]], cycle_id: str) -> dict[str,
     return out
 
 
-def refund_members(tx: Tx, org_id: str, actor: str, give: Mapping[str, int], cycle_id: str) -> None:
-    """Authorize the refunding member and lower each spender's count for the cycle, in the refund's
-    transaction (one update when they are the same member: a transaction touches an item once).
+def refund_members(tx: Tx, org_id: str, give: Mapping[str, int], cycle_id: str) -> None:
+    """Lower each spender's count for the cycle, in the refund's transaction. Refunds are the usage
+    meter's (a machine identity, its scope checked before), so no member is authorized here.
     A failed `give_back` (the spender left) is retried by the caller without giving back."""
-    roles = [role.value for role in roles_with(Permission.REFUND)]
-    authorize: Condition = MemberItem.role.is_in(*roles)
     for user, credits in give.items():
         spent = MemberItem.spent[cycle_id]
-        condition: Condition = spent >= credits
-        if user == actor:
-            condition &= authorize
         tx.update(
-            "member" if user == actor else "give_back",
+            "give_back",
             MemberItem(org_pk(org_id), f"MEMBER#{user}"),
             [spent.set(spent - credits)],
-            condition,
+            spent >= credits,
         )
-    if actor not in give:
-        tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", authorize)

@@ -206,6 +206,7 @@ class LedgerItem(_Item):
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     by_job = JobIndex()
+    service = UnicodeAttribute(null=True)  # issue 9: the machine identity that reported the entry
 
 
 class IdempotencyItem(_Item):

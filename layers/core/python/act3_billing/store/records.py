@@ -103,6 +103,7 @@ def ledger_item(entry: LedgerEntry) -> LedgerItem:
         rate_card_version=entry.rate_card_version,
         memo=entry.memo,
         created_at=iso(entry.created_at),
+        service=entry.service,
     )
     if entry.opened:
         item.opened = {lot_id: dict(meta) for lot_id, meta in entry.opened.items()}
@@ -134,6 +135,7 @@ def entry_from_item(item: LedgerItem) -> LedgerEntry:
         idempotency_key=item.idempotency_key,
         rate_card_version=item.rate_card_version,
         memo=item.memo,
+        service=item.service,
     )
 
 
@@ -184,6 +186,7 @@ def entry_json(entry: LedgerEntry) -> dict[str, Any]:
         "rate_card_version": entry.rate_card_version,
         "memo": entry.memo,
         "created_at": iso(entry.created_at),
+        "service": entry.service,
     }
 
 

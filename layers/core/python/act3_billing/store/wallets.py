@@ -141,7 +141,7 @@ class BillingStore:
         try:
             item = WalletItem.get(org_pk(org_id), WALLET_SK, consistent_read=True)
         except DoesNotExist:
-            raise WalletMissing(f"organization {org_id} has no credit wallet") from None
+            raise WalletMissing(f"organization {org_id} not found") from None
         wallet = wallet_from_item(item)
         self._cache.put(wallet)
         return wallet
@@ -187,47 +187,12 @@ class BillingStore:
         job_id: str | None = None,
         actor: str | None = None,
     ) -> tuple[list[LedgerEntry], str | None]:
-        """Newest first, starting after the entry whose sort key is `after`; returns the page and the
-        sort key to continue after. The start key is rebuilt here from that sort key alone, so no key
-        from outside reaches DynamoDB. Filters by type / member run in DynamoDB; by job through the
-        job index."""
-        condition: Condition | None = None
-        if entry_type:
-            condition = LedgerItem.type == entry_type
-        if actor:
-            condition = (
-                (LedgerItem.actor == actor) if condition is None else condition & (LedgerItem.actor == actor)
-            )
-        out: list[LedgerEntry] = []
-        job_pk = f"{org_pk(org_id)}#JOB#{job_id}"
-        last: dict[str, Any] | None = None
-        if after:
-            last = {"pk": {"S": org_pk(org_id)}, "sk": {"S": after}}
-            if job_id:
-                last |= {"gsi1pk": {"S": job_pk}, "gsi1sk": {"S": after}}
-        while len(out) < limit:
-            if job_id:
-                result = LedgerItem.by_job.query(
-                    job_pk,
-                    filter_condition=condition,
-                    scan_index_forward=False,
-                    limit=limit - len(out),
-                    last_evaluated_key=last,
-                )
-            else:
-                result = LedgerItem.query(
-                    org_pk(org_id),
-                    LedgerItem.sk.startswith("LEDGER#"),
-                    filter_condition=condition,
-                    scan_index_forward=False,
-                    limit=limit - len(out),
-                    last_evaluated_key=last,
-                )
-            out.extend(entry_from_item(item) for item in result)
-            last = result.last_evaluated_key
-            if not last:
-                break
-        return out, str(last["sk"]["S"]) if last else None
+        """Newest first, after the entry whose sort key is `after` (store/ledger.py)."""
+        from act3_billing.store.ledger import ledger_page
+
+        return ledger_page(
+            org_id, limit=limit, after=after, entry_type=entry_type, job_id=job_id, actor=actor
+        )
 
     def reconcile(self, org_id: str) -> Reconciliation:
         wallet = self.wallet(org_id)
@@ -324,13 +289,16 @@ class BillingStore:
         entry_type: EntryType,
         idem: Idem,
         now: datetime,
-        actor: str = SYSTEM_ACTOR,
+        actor: str | None = SYSTEM_ACTOR,
         memo: str | None = None,
         pay_debt: bool = False,
+        service: str | None = None,
+        answer: dict[str, Any] | None = None,
     ) -> Outcome:
         """Credits coming in as a new lot (bank, grant, pack): one transaction, idempotent by its own key.
         With `pay_debt`, the new credits pay the org's debt first in that same transaction (a `debt_repaid`
-        entry right after the lot's own), so no debit can spend them before the debt is paid."""
+        entry right after the lot's own), so no debit can spend them before the debt is paid. `service`:
+        the machine identity that granted them; `answer` adds to what the call answers (and a retry gets)."""
         for _ in range(MAX_ATTEMPTS):
             debt = self.wallet(org_id).debt if pay_debt else 0
             entry = LedgerEntry(
@@ -344,6 +312,7 @@ class BillingStore:
                 idempotency_key=idem.key,
                 memo=memo or lot.label,
                 opened={lot.lot_id: lot_meta(lot)},
+                service=service,
             )
             stored, repaid, debt_actions, debt_condition = debt_first(org_id, debt, lot, idem.key, now)
             entries = [entry, *repaid]
@@ -356,7 +325,7 @@ class BillingStore:
             if debt_condition is not None:
                 condition &= debt_condition
             pay = lot.remaining - stored.remaining
-            body: dict[str, Any] = {"lot_id": lot.lot_id, "entry": entry_json(entry)}
+            body: dict[str, Any] = {"lot_id": lot.lot_id, "entry": entry_json(entry), **(answer or {})}
             if pay:
                 body["debt_repaid"] = pay
             tx = Tx(self._connection)
@@ -400,7 +369,9 @@ class BillingStore:
         now: datetime,
         rate_card_version: str,
         quote: QuoteRef | None = None,
+        service: str | None = None,
     ) -> Outcome:
+        """Spends for finished usage as `actor` (the member; reported by `service` when a machine did)."""
         entry_id = new_id("le", now)
 
         def entries(draw: dict[str, int]) -> list[LedgerEntry]:
@@ -418,6 +389,7 @@ class BillingStore:
                     quote_id=quote.quote_id if quote else None,
                     idempotency_key=idem.key,
                     rate_card_version=rate_card_version,
+                    service=service,
                 )
             ]
 
@@ -568,9 +540,12 @@ class BillingStore:
         expires_at: datetime | None,
         idem: Idem,
         now: datetime,
+        service: str | None = None,
     ) -> Outcome:
+        """More credits and/or a later expiry; a machine (`service`) extends on behalf of the holder."""
         hold = self.hold(org_id, hold_id)
         hold.require_open(now)
+        actor = hold.actor or actor if service else actor
         new_expiry = max(expires_at or hold.expires_at, hold.expires_at)
         if not more:
             return self._extend_expiry(
@@ -631,6 +606,7 @@ class BillingStore:
                     hold_id=hold_id,
                     idempotency_key=idem.key,
                     memo="hold extended",
+                    service=service,
                 )
             ],
             body=body,
@@ -693,14 +669,18 @@ class BillingStore:
         now: datetime,
         check_member: bool = True,
         expiring: bool = False,
+        service: str | None = None,
     ) -> Outcome:
         """Capture `capture` credits of a hold; when `final`, release the rest to the lots it came from
         (credits whose lot has expired or gone meanwhile expire, recorded). `expiring`: the sweep
-        releasing a hold past its expiry (it ends `expired`)."""
+        releasing a hold past its expiry (it ends `expired`). A machine (`service`) settles on behalf of
+        the member who placed the hold."""
         closed = HoldStatus.EXPIRED if expiring else HoldStatus.CLOSED
         give_back_limit = True
+        check_member = check_member and service is None
         for _ in range(MAX_ATTEMPTS):
             hold = self.hold(org_id, hold_id)
+            actor = hold.actor or actor if service else actor
             if capture:
                 hold.check_capture(capture, now)
             elif hold.status is not HoldStatus.OPEN:
@@ -725,6 +705,7 @@ class BillingStore:
                         job_id=hold.job_id,
                         hold_id=hold_id,
                         idempotency_key=idem.key,
+                        service=service,
                     )
                 )
             if rest:
@@ -740,6 +721,7 @@ class BillingStore:
                         job_id=hold.job_id,
                         hold_id=hold_id,
                         idempotency_key=idem.key,
+                        service=service,
                     )
                 )
             if dead:
@@ -755,6 +737,7 @@ class BillingStore:
                         job_id=hold.job_id,
                         hold_id=hold_id,
                         idempotency_key=idem.key,
+                        service=service,
                         memo="released to an expired lot",
                     )
                 )
@@ -853,9 +836,19 @@ class BillingStore:
             tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", authorize)
 
     @replays
-    def refund_job(self, org_id: str, *, actor: str, job_id: str, idem: Idem, now: datetime) -> Outcome:
+    def refund_job(
+        self,
+        org_id: str,
+        *,
+        actor: str | None,
+        job_id: str,
+        idem: Idem,
+        now: datetime,
+        service: str,
+    ) -> Outcome:
         """Reverses a job's debits and captures once, into the lots they came from (expired lots excepted),
-        and gives the credits back to the spenders' monthly limits of this cycle."""
+        and gives the credits back to the spenders' monthly limits of this cycle. A machine (`service`,
+        its scope already checked) refunds on behalf of the member `actor`."""
         give_back = True
         for _ in range(MAX_ATTEMPTS):
             try:
@@ -883,6 +876,7 @@ class BillingStore:
                     actor=actor,
                     job_id=job_id,
                     idempotency_key=idem.key,
+                    service=service,
                 )
             ]
             if dead:
@@ -897,6 +891,7 @@ class BillingStore:
                         actor=actor,
                         job_id=job_id,
                         idempotency_key=idem.key,
+                        service=service,
                         memo="refunded to an expired lot",
                     )
                 )
@@ -910,7 +905,7 @@ class BillingStore:
             }
             tx = Tx(self._connection)
             give = give_backs(charges, wallet.cycle_id) if give_back else {}
-            refund_members(tx, org_id, actor, give, wallet.cycle_id)
+            refund_members(tx, org_id, give, wallet.cycle_id)
             tx.update(
                 "job",
                 JobItem(org_pk(org_id), f"JOB#{job_id}"),
@@ -925,8 +920,6 @@ class BillingStore:
             try:
                 tx.run()
             except TxCancelled as exc:
-                if "member" in exc.failed:
-                    self._check_membership(org_id, actor, Permission.REFUND)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
                 give_back = give_back and not ({"member", "give_back"} & exc.failed.keys())
@@ -945,7 +938,7 @@ class BillingStore:
         transfer_id = new_id("xfer", now)
         for _ in range(MAX_ATTEMPTS):
             source = self.wallet(org_id)
-            self.wallet(to_org_id)  # a clear wallet_not_found when the target has none
+            self.wallet(to_org_id)  # not_found when the target has none
             if not source.can_generate(now):
                 # Archive (or a trial without LinkedIn): nothing can be spent, and moving out is spending.
                 raise GenerationDisabled(f"credits of plan '{source.plan_id}' cannot leave the organization")
