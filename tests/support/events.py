@@ -17,7 +17,7 @@ USAGE_METER = "usage-meter-client"
 BILLING_OPERATIONS = "billing-operations-client"
 # The scopes each machine client is allowed (template.yaml UsageMeterClient / BillingOperationsClient).
 CLIENT_SCOPES: dict[str, tuple[str, ...]] = {
-    USAGE_METER: ("billing/usage.write", "billing/refunds.write"),
+    USAGE_METER: ("billing/usage.write", "billing/refunds.write", "billing/usage.read"),
     BILLING_OPERATIONS: ("billing/grants.write", "billing/adjustments.write"),
 }
 

@@ -252,7 +252,7 @@ def with_clients(key_dir: Path) -> Issuer:
 
 def test_the_machine_clients_and_their_scopes_come_from_the_template():
     assert machine_clients(load_yaml(REPO_ROOT / "template.yaml")) == {
-        "usage-meter": ["billing/usage.write", "billing/refunds.write"],
+        "usage-meter": ["billing/usage.write", "billing/refunds.write", "billing/usage.read"],
         "billing-operations": ["billing/grants.write", "billing/adjustments.write"],
     }
 
@@ -263,7 +263,7 @@ def test_a_client_credentials_token_is_the_clients_own_with_its_scopes(with_clie
     # Then its subject is the client itself, as in Cognito, and it carries the client's scopes only
     assert claims["sub"] == claims["client_id"] == machine_client_id("usage-meter")
     assert claims["token_use"] == "access"
-    assert claims["scope"].split() == ["billing/usage.write", "billing/refunds.write"]
+    assert claims["scope"].split() == ["billing/usage.write", "billing/refunds.write", "billing/usage.read"]
     assert "email" not in claims and "aud" not in claims
 
 

@@ -40,13 +40,18 @@ def test_no_role_reports_usage_refunds_grants_or_adjusts(role: Role) -> None:
 def test_each_machine_client_may_do_what_its_scopes_say_and_nothing_else() -> None:
     meter = Service("meter", frozenset(USAGE_METER_SCOPES))
     operations = Service("ops", frozenset(BILLING_OPERATIONS_SCOPES))
-    assert meter.permissions == {Permission.REPORT_USAGE, Permission.REFUND}
+    # the usage meter reads an org's meters (entitlements, issue 12) before it starts a job
+    assert meter.permissions == {Permission.REPORT_USAGE, Permission.REFUND, Permission.READ_METERS}
     assert operations.permissions == {Permission.GRANT, Permission.ADJUST}
     with pytest.raises(ForbiddenScope) as refused:
         meter.require(Permission.GRANT)
     assert refused.value.extra["needed"] == Scope.GRANTS_WRITE.value
+    with pytest.raises(ForbiddenScope) as refused:
+        operations.require(Permission.READ_METERS)  # billing operations read no org's meters
+    assert refused.value.extra["needed"] == Scope.USAGE_READ.value
+    writer = Service("meter", frozenset({Scope.USAGE_WRITE.value}))
     with pytest.raises(ForbiddenScope):
-        operations.require(Permission.READ_METERS)  # no machine reads an org's meters
+        writer.require(Permission.READ_METERS)  # reading is its own scope
     assert meter.principal_id == "service:meter"
 
 

@@ -66,6 +66,20 @@ def machine(ctx: PrincipalContext, org_id: str, permission: Permission) -> Servi
     raise ForbiddenRole(f"members may not {permission.value.replace('_', ' ')}", needed=permission.value)
 
 
+def authorize_read(
+    store: BillingStore,
+    principal: Caller | Service,
+    org_id: str,
+    permission: Permission = Permission.READ_METERS,
+) -> None:
+    """A read both members (by their role) and machine identities (by their scopes: the usage meter's
+    `billing/usage.read`) may do, e.g. an org's entitlements. Non-members get `not_found`."""
+    if isinstance(principal, Service):
+        principal.require(permission)
+    else:
+        store.require(org_id, principal.user_id, permission)
+
+
 def debit(ctx: PrincipalContext, org_id: str, request: m.DebitRequest, key: str | None) -> Outcome:
     """A member's debit at a quote's binding price, or the usage meter's for a finished job."""
     from act3_billing.store.quotes import QuoteRef

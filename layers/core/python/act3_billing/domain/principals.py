@@ -24,6 +24,9 @@ class Scope(StrEnum):
     REFUNDS_WRITE = f"{RESOURCE_SERVER}/refunds.write"
     GRANTS_WRITE = f"{RESOURCE_SERVER}/grants.write"
     ADJUSTMENTS_WRITE = f"{RESOURCE_SERVER}/adjustments.write"
+    # Reads the usage meter needs before it starts a job: an org's meters and entitlements (issue 12's
+    # `GET /orgs/{org_id}/entitlements` declares it next to the member scopes).
+    USAGE_READ = f"{RESOURCE_SERVER}/usage.read"
 
 
 SCOPE_RIGHTS: Mapping[Scope, frozenset[Permission]] = {
@@ -31,10 +34,11 @@ SCOPE_RIGHTS: Mapping[Scope, frozenset[Permission]] = {
     Scope.REFUNDS_WRITE: frozenset({Permission.REFUND}),
     Scope.GRANTS_WRITE: frozenset({Permission.GRANT}),
     Scope.ADJUSTMENTS_WRITE: frozenset({Permission.ADJUST}),
+    Scope.USAGE_READ: frozenset({Permission.READ_METERS}),
 }
 
 # The two machine identities of the platform and the scopes their app clients are allowed.
-USAGE_METER_SCOPES = (Scope.USAGE_WRITE, Scope.REFUNDS_WRITE)
+USAGE_METER_SCOPES = (Scope.USAGE_WRITE, Scope.REFUNDS_WRITE, Scope.USAGE_READ)
 BILLING_OPERATIONS_SCOPES = (Scope.GRANTS_WRITE, Scope.ADJUSTMENTS_WRITE)
 
 
