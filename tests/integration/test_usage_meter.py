@@ -6,6 +6,9 @@ extensions, refunds and metric debits are refused; the ledger names both the mem
 
 from __future__ import annotations
 
+import pytest
+
+from act3_billing.domain.roles import Permission
 from act3_billing.store.wallets import BillingStore
 from tests.support.books import assert_books
 from tests.support.calls import capture, debit, extend, hold, quote, refund, release
@@ -126,3 +129,30 @@ def test_a_machine_acts_only_within_its_scopes(store: BillingStore) -> None:
     me = invoke("me", http_event("me_get", service=machine()))
     assert (me.status, me.code) == (403, "forbidden_scope")  # and gets no personal org
     assert store.hold(org.org_id, hold_id).captured == 0
+
+
+def test_the_usage_meter_reads_an_orgs_meters_with_its_read_scope_and_nobody_else_by_scope(
+    store: BillingStore,
+) -> None:
+    from act3_billing.domain.errors import ForbiddenRole, ForbiddenScope, NotFound
+    from act3_billing.domain.principals import Scope, Service
+    from act3_billing.http.caller import Caller
+    from act3_billing.usage import authorize_read
+
+    org = new_org(store)
+    meter = Service(USAGE_METER, frozenset({Scope.USAGE_READ.value}))
+    writer_only = Service(USAGE_METER, frozenset({Scope.USAGE_WRITE.value, Scope.REFUNDS_WRITE.value}))
+    operations = Service(BILLING_OPERATIONS, frozenset({Scope.GRANTS_WRITE.value}))
+    # The meter with `billing/usage.read` and every member may read; no other machine may
+    authorize_read(store, meter, org.org_id)
+    for member in (org.owner, org.billing, org.creator, org.viewer):
+        authorize_read(store, Caller(member, None, False, None), org.org_id)
+    for other in (writer_only, operations):
+        with pytest.raises(ForbiddenScope) as refused:
+            authorize_read(store, other, org.org_id)
+        assert refused.value.extra["needed"] == Scope.USAGE_READ.value
+    # A non-member learns nothing; a member without the right is refused for their role
+    with pytest.raises(NotFound):
+        authorize_read(store, Caller("stranger", None, False, None), org.org_id)
+    with pytest.raises(ForbiddenRole):
+        authorize_read(store, Caller(org.viewer, None, False, None), org.org_id, Permission.SPEND)
