@@ -843,6 +843,14 @@ def _request_of(world: World, route: Route, who: str, request: Request) -> Reque
     return request
 
 
+def _owner(pk: str, snapshot: Mapping[str, list[dict[str, Any]]]) -> str:
+    """The org partition an item belongs to: a Stripe reference (`STRIPE#{id}`, issue 8) is its org's."""
+    items = snapshot.get(pk) or []
+    if pk.startswith("STRIPE#") and items and "org_id" in items[0]:
+        return org_pk(str(items[0]["org_id"]["S"]))
+    return pk
+
+
 def _call_and_check(
     env: Env, world: World, method: str, path: str, route: Route, who: str, request: Request, expect: Expect
 ) -> None:
@@ -871,7 +879,11 @@ def _call_and_check(
         assert status < 400 or not extra, f"{method} {path} tells {who} more than a refusal: {reply.body}"
     # and a refusal or a read changes nothing anywhere; an allowed change touches the org in the path only
     after = world.snapshot()
-    changed = {pk for pk in {*before, *after} if before.get(pk) != after.get(pk)}
+    changed = {
+        _owner(pk, after if pk in after else before)
+        for pk in {*before, *after}
+        if before.get(pk) != after.get(pk)
+    }
     if route.creates_own:
         changed -= set(after) - set(before)  # the caller's own first sign-in: new items only
     target, sister = org_pk(world.target.org_id), org_pk(world.sister or world.target.org_id)
