@@ -22,14 +22,15 @@ def test_an_alert_reaches_the_bus_and_a_tick_rolls_the_cycle(product_stack: Stac
     token = product_stack.token("time-traveller@studio.example", idp="linkedin", name="Tia")
     me = product_stack.request("GET", "/me", token=token)
     assert me.status == 200, me.body
-    org_id = me.json()["personal_org_id"]
+    org_id, user_id = me.json()["personal_org_id"], me.json()["user_id"]
     before = balance(product_stack, org_id, token)
-    # When 640 of the 800 credits are spent, the 75 % alert shows on the project's bus
+    # When the usage meter reports a finished job of hers, 640 of the 800 credits, the 75 % alert shows
+    # on the project's bus
     spent = product_stack.request(
         "POST",
         f"/orgs/{org_id}/debits",
-        token=token,
-        body={"job_id": "time-1", "usage": {"shots": {"Q1": 8}}},
+        token=product_stack.client_token("usage-meter"),
+        body={"job_id": "time-1", "usage": {"shots": {"Q1": 8}}, "member_id": user_id},
         headers={"idempotency-key": "time-1"},
     )
     assert spent.status == 201, spent.body
