@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from act3_billing.domain.errors import GenerationDisabled, TrialExpired
+from act3_billing.domain.errors import GenerationDisabled
 from act3_billing.domain.ledger import EntryType
 from act3_billing.domain.lots import Lot, LotKind, Wallet, WalletStatus, bank_lot_id, monthly_lot_id
 from act3_billing.domain.plans import Catalog, Plan
@@ -366,12 +366,9 @@ def due_key(org_id: str, due: datetime) -> tuple[str, str]:
 
 
 def generation_refusal(wallet: Wallet, now: datetime) -> GenerationDisabled:
-    """Why a wallet that cannot generate refuses: its trial ended (`trial_expired`), or its plan."""
-    ends = wallet.trial_ends_at
-    if wallet.plan_id == TRIAL_PLAN and ends is not None and now >= ends:
-        return TrialExpired(
-            f"the starter trial ended at {ends.isoformat()}; upgrade to keep generating",
-            plan=wallet.plan_id,
-            trial_ended_at=ends.isoformat(),
-        )
-    return GenerationDisabled(f"generation is disabled on plan '{wallet.plan_id}'", plan=wallet.plan_id)
+    """Why a wallet that cannot generate refuses (domain/spending.py decides)."""
+    from act3_billing.domain.spending import Reason, refusal_error, wallet_refusal
+
+    error = refusal_error(wallet_refusal(wallet, now) or Reason.GENERATION_DISABLED, wallet, None, 1, now)
+    assert isinstance(error, GenerationDisabled)
+    return error

@@ -155,3 +155,11 @@ class ForbiddenScope(DomainError):
 
     code = "forbidden_scope"
     title = "Your client's scopes do not allow this"
+
+
+# ---- entitlements and the wallet's past_due state (issue 12) ----------------------------------------
+
+
+class PastDue(GenerationDisabled):
+    code = "past_due"
+    title = "A renewal payment failed; pay it to keep generating"

@@ -102,11 +102,10 @@ class Wallet:
         object.__setattr__(self, "lots_by_id", {lot.lot_id: lot for lot in self.lots})
 
     def can_generate(self, now: datetime) -> bool:
-        """Generation is on, and a trial's six months have not run out (before the schedule turns it off)."""
-        trial_over = (
-            self.trial_ends_at is not None and self.plan_id == "starter_trial" and now >= self.trial_ends_at
-        )
-        return self.generation_enabled and not trial_over
+        """Nothing on the org's side refuses spending now (domain/spending.py says why not)."""
+        from act3_billing.domain.spending import wallet_refusal
+
+        return wallet_refusal(self, now) is None
 
     def spendable(self, now: datetime) -> int:
         return sum(lot.remaining for lot in self.lots if lot.live_at(now))

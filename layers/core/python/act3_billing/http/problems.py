@@ -69,6 +69,10 @@ STATUS_BY_CODE |= {
 }
 
 
+# Entitlements and the wallet's past_due state (issue 12): spending waits for the failed payment.
+STATUS_BY_CODE |= {"past_due": 402}
+
+
 def problem(code: str, title: str, detail: str, *, status: int | None = None, **extra: Any) -> Response[str]:
     status = status or STATUS_BY_CODE.get(code, 400)
     body = {

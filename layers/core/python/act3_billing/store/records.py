@@ -10,6 +10,7 @@ from act3_billing.domain.holds import Hold, HoldStatus
 from act3_billing.domain.ledger import Account, EntryType, LedgerEntry
 from act3_billing.domain.lots import Lot, LotKind, Wallet, WalletStatus
 from act3_billing.domain.roles import Membership, Role
+from act3_billing.domain.spending import Spender
 from act3_billing.domain.times import iso, parse_iso
 from act3_billing.store.models import HoldItem, LedgerItem, MemberItem, WalletItem, org_pk
 
@@ -210,3 +211,13 @@ def _sum_draws(draws: Iterable[tuple[str, int]]) -> dict[str, int]:
     for lot_id, amount in draws:
         out[lot_id] = out.get(lot_id, 0) + amount
     return out
+
+
+def spender_from_item(item: MemberItem, cycle_id: str) -> Spender:
+    """The member's side of the spending decision, with what they spent in cycle `cycle_id`."""
+    return Spender(
+        role=Role(item.role),
+        may_spend=bool(item.may_spend),
+        monthly_limit=int(item.monthly_limit) if item.monthly_limit is not None else None,
+        spent=int(plain(item.spent).get(cycle_id, 0)),
+    )

@@ -22,7 +22,6 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 
-from act3_billing.domain.cycles import generation_refusal
 from act3_billing.domain.errors import (
     AlreadyRefunded,
     Conflict,
@@ -37,8 +36,8 @@ from act3_billing.domain.holds import Hold, HoldStatus, slice_draws
 from act3_billing.domain.ids import new_id
 from act3_billing.domain.ledger import EntryType, LedgerEntry, Reconciliation, reconcile
 from act3_billing.domain.lots import Lot, LotKind, Wallet, plan_draw
-from act3_billing.domain.orgs import MemberLimitExceeded
 from act3_billing.domain.roles import Membership, Permission, Role, roles_with
+from act3_billing.domain.spending import Spender, require_spend, wallet_refusal
 from act3_billing.domain.times import iso
 from act3_billing.store.cache import WalletCache, shared_cache
 from act3_billing.store.cycles import hold_due_key
@@ -71,8 +70,8 @@ from act3_billing.store.records import (
     ledger_item,
     lot_meta,
     lot_to_map,
-    membership_from_item,
     plain,
+    spender_from_item,
     wallet_from_item,
 )
 from act3_billing.store.tx import Tx, TxCancelled
@@ -1054,23 +1053,19 @@ class BillingStore:
         if view is None:
             view = self.wallet(org_id)
         for _ in range(MAX_ATTEMPTS):
-            try:
-                if not view.can_generate(now):
-                    raise generation_refusal(view, now)
-                draw = plan_draw(view.lots, amount, now)
-            except (InsufficientCredits, GenerationDisabled) as exc:
-                if fresh:
-                    # Only members learn about the wallet (its balance, its plan).
-                    self._check_membership(org_id, actor)
-                    exc.extra.setdefault("plan_id", view.plan_id)
-                    raise
-                view, fresh = self.wallet(org_id), True
-                continue
+            if wallet_refusal(view, now) is not None or view.spendable(now) < amount:
+                if not fresh:
+                    view, fresh = self.wallet(org_id), True
+                    continue
+                # The org refuses: the domain's decision with the member's side (which comes first for
+                # a member whose role, toggle or limit refuses too). Only members learn why.
+                self._member_refused(org_id, actor, amount, view, now)
+            draw = plan_draw(view.lots, amount, now)
             tx = Tx(self._connection)
             tx.update(
                 "wallet", WalletItem(org_pk(org_id), WALLET_SK), *self._draw_update(view, draw, plan, now)
             )
-            self._member_spend(tx, org_id, actor, amount, view.cycle_id)
+            self._member_spend(tx, org_id, actor, amount, view, now)
             body = plan.body(draw)
             add_idem(tx, org_id, idem, body, now)
             for entry in plan.entries(draw):
@@ -1085,7 +1080,7 @@ class BillingStore:
                         # The cycle may have moved on: judge the limit against the fresh wallet.
                         self._check_membership(org_id, actor)
                     else:
-                        self._member_refused(org_id, actor, amount, view.cycle_id)
+                        self._member_refused(org_id, actor, amount, view, now)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
                 plan.classify(exc.failed)
@@ -1098,15 +1093,17 @@ class BillingStore:
             return Outcome(body)
         raise Conflict("the wallet kept changing; retry with the same Idempotency-Key")
 
-    def _member_spend(self, tx: Tx, org_id: str, actor: str, amount: int, cycle_id: str) -> None:
+    def _member_spend(
+        self, tx: Tx, org_id: str, actor: str, amount: int, view: Wallet, now: datetime
+    ) -> None:
         """Authorize the spender and count the credits against their monthly limit, in the same
         transaction: the role may spend, shared credits are on, and the limit (if any) still has room."""
         limit = self._cache.limit(org_id, actor)
         if limit is not None and amount > limit:
             # The cached limit may be old: only the member item itself may refuse.
-            self._member_refused(org_id, actor, amount, cycle_id)
+            self._member_refused(org_id, actor, amount, view, now)
             limit = self._cache.limit(org_id, actor)
-        spent = MemberItem.spent[cycle_id]
+        spent = MemberItem.spent[view.cycle_id]
         condition = spender_condition()
         if limit is None:
             condition &= MemberItem.monthly_limit.does_not_exist()
@@ -1121,24 +1118,20 @@ class BillingStore:
             condition,
         )
 
-    def _member_refused(self, org_id: str, actor: str, amount: int, cycle_id: str) -> None:
-        """Why the member's condition failed: raises the refusal, or returns when only our view was stale."""
+    def spender(self, org_id: str, actor: str, cycle_id: str) -> Spender:
+        """The member's side of the spending decision (non-members: `not_found`, as for no org)."""
         try:
             item = MemberItem.get(org_pk(org_id), f"MEMBER#{actor}", consistent_read=True)
         except DoesNotExist:
             raise NotFound(f"organization {org_id} not found") from None
-        member = membership_from_item(item)
-        member.require(Permission.SPEND)
-        limit = int(item.monthly_limit) if item.monthly_limit is not None else None
-        self._cache.set_limit(org_id, actor, limit)
-        spent = int(plain(item.spent).get(cycle_id, 0))
-        if limit is not None and spent + amount > limit:
-            raise MemberLimitExceeded(
-                f"{amount} credits would pass your monthly limit of {limit} ({spent} spent this cycle)",
-                limit=limit,
-                spent=spent,
-                remaining=max(limit - spent, 0),
-            )
+        return spender_from_item(item, cycle_id)
+
+    def _member_refused(self, org_id: str, actor: str, amount: int, view: Wallet, now: datetime) -> None:
+        """The domain's decision on the fresh member item and `view`: raises the refusal, or returns
+        when only our cached view of the member was stale."""
+        spender = self.spender(org_id, actor, view.cycle_id)
+        self._cache.set_limit(org_id, actor, spender.monthly_limit)
+        require_spend(view, spender, amount, now)
 
     @staticmethod
     def _draw_update(
