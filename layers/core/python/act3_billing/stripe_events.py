@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from act3_billing import packs, subscriptions
+from act3_billing import dunning, packs, subscriptions
 from act3_billing.catalog import live_catalog
 from act3_billing.domain.errors import DomainError
 from act3_billing.objects import Queue
@@ -138,15 +138,22 @@ def subscription_changed(ports: Ports, obj: dict[str, Any], event: dict[str, Any
 
 
 def invoice_paid(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
-    return subscriptions.invoice_paid(
-        ports.store, ports.payments, ports.debts, live_catalog(ports.payments), obj, ports.now
+    created = int(event.get("created") or 0)
+    result = subscriptions.invoice_paid(
+        ports.store,
+        ports.payments,
+        ports.debts,
+        live_catalog(ports.payments),
+        obj,
+        ports.now,
+        event_created=created,
     )
+    recovered = dunning.renewal_paid(ports.store, ports.payments, obj, created, ports.now)
+    return f"{result}; wallet {recovered.value}" if recovered is not None else result
 
 
 def invoice_failed(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:
-    return subscriptions.invoice_payment_failed(
-        ports.payments, obj, int(event.get("created") or 0), ports.now
-    )
+    return dunning.renewal_failed(ports.store, ports.payments, obj, int(event.get("created") or 0), ports.now)
 
 
 def catalog_changed(ports: Ports, obj: dict[str, Any], event: dict[str, Any]) -> str:

@@ -391,9 +391,11 @@ def invoice_paid(
     catalog: Catalog,
     invoice: dict[str, Any],
     now: datetime,
+    event_created: int | None = None,
 ) -> str:
     """The paid cycle's grant, once per period, on the plan the invoice's price stands for; the new
-    allowance pays any debt first."""
+    allowance pays any debt first. `event_created` (Stripe's time of the payment) orders the
+    subscription's status against a failure reported before it."""
     org_id = org_of(payments, invoice)
     if org_id is None:
         return "ignored: unknown customer"
@@ -411,7 +413,8 @@ def invoice_paid(
     PlanState(store, payments, catalog).grant_paid_cycle(
         org_id, start, end, plan.id, str(invoice.get("id")), now
     )
-    payments.cycle_paid(org_id, plan.id, start, end, int(invoice.get("created") or 0), now)
+    paid_at = event_created or int(invoice.get("created") or 0)
+    payments.cycle_paid(org_id, plan.id, start, end, paid_at, now)
     return f"paid cycle granted ({plan.id})"
 
 

@@ -244,8 +244,8 @@ def _boundary(
         trial_ends_at = add_months(wallet.anchor or wallet.cycle_start, plan.trial_months)
     trial_live = _trial_live(plan, trial_ends_at, start)
     status = WalletStatus.ARCHIVED if archive else WalletStatus.ACTIVE
-    if not archive and wallet.status is WalletStatus.PAST_DUE and plan_id == wallet.plan_id:
-        status = WalletStatus.PAST_DUE  # only the payment ends that
+    if not archive and wallet.status is WalletStatus.PAST_DUE:
+        status = WalletStatus.PAST_DUE  # only the payment ends that (store/dunning.py), whatever the plan
     return Boundary(
         cycle_id=_new_cycle_id(wallet.cycle_id, start),
         cycle_start=start,

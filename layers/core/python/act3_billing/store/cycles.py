@@ -288,7 +288,8 @@ class CycleStore:
             generation_enabled=generation_enabled,
             monthly_allowance=allowance,
             lots_version=wallet.lots_version + 1,
-            status=WalletStatus.ACTIVE,
+            # A payment brings an org back from archive; only its own event ends past_due (store/dunning).
+            status=WalletStatus.ACTIVE if wallet.status is WalletStatus.ARCHIVED else wallet.status,
             archived_at=None,
             granted_cycle=wallet.cycle_id,
         )
@@ -299,7 +300,7 @@ class CycleStore:
             WalletItem.cycle_end.set(iso(cycle_end)),
             WalletItem.monthly_allowance.set(allowance),
             WalletItem.generation_enabled.set(generation_enabled),
-            WalletItem.status.set(WalletStatus.ACTIVE.value),
+            WalletItem.status.set(after.status.value),
             WalletItem.archived_at.remove(),
             WalletItem.granted_cycle.set(wallet.cycle_id),
             *_due_actions(org_id, after, now),

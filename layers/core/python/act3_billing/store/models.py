@@ -122,6 +122,8 @@ class WalletItem(_Item):
     by_due = _ByDue()
     # Credits a refunded or disputed pack took back beyond what was left of it; new credits pay it first.
     debt = NumberAttribute(null=True)
+    # The Stripe time of the last renewal payment event applied to `status` (issue 12: past_due).
+    payment_ts = NumberAttribute(null=True)
 
 
 class MemberItem(_Item):

@@ -77,6 +77,7 @@ def wallet_from_item(item: WalletItem) -> Wallet:
         granted_cycle=item.granted_cycle,
         due_at=_instant(item.gsi1sk.split("#", 1)[0]) if item.gsi1sk else None,
         debt=int(item.debt or 0),
+        payment_ts=int(item.payment_ts or 0),
     )
 
 
