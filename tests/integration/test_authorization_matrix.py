@@ -546,6 +546,10 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("GET", "/orgs/{org_id}/ledger"): Route(
         "ledger_list", org_route(owner=200, creator=200, billing=200, viewer=200)
     ),
+    # entitlements (issue 12): every member reads their own view
+    ("GET", "/orgs/{org_id}/entitlements"): Route(
+        "entitlements_get", org_route(owner=200, creator=200, billing=200, viewer=200)
+    ),
     # spending: members authorize it (owners and creators); the usage meter reports what a job used
     ("POST", "/orgs/{org_id}/quotes"): Route(
         "quote_create", org_route(owner=201, creator=201, billing=403, viewer=403), quote_body

@@ -1,6 +1,7 @@
 """The live plan catalog: Stripe Products (metadata: act3_plan, monthly_credits, storage_gb,
-rollover_cap, rank, priority_queue) and their monthly Prices, stored on `product.*` / `price.*` events
-and by `make stripe-sync`, laid over the built-in catalog (SPEC §3), which stays the default."""
+rollover_cap, rank, priority_queue, and `feature_<name>` for any other plan feature) and their monthly
+Prices, stored on `product.*` / `price.*` events and by `make stripe-sync`, laid over the built-in
+catalog (SPEC §3), which stays the default."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from act3_billing.domain.plans import Catalog, Plan, default_catalog
+from act3_billing.domain.plans import Catalog, Feature, Plan, default_catalog
 
 if TYPE_CHECKING:
     from act3_billing.store.payments import PaymentsStore
 
 _INT_FIELDS = ("monthly_credits", "storage_gb", "rollover_cap")
+FEATURE_PREFIX = "feature_"  # product metadata `feature_max_resolution: 4k` is the plan's feature
+
+
+def feature_value(raw: Any) -> Feature:
+    """Stripe metadata values are strings: "true"/"false" are flags, whole numbers are numbers."""
+    text = str(raw).strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if text.lstrip("-").isdigit() and len(text) < 19:
+        return int(text)
+    return text
 
 
 def _int(value: Any) -> int | None:
@@ -34,6 +46,13 @@ def _plan_from(
     fields: dict[str, Any] = {f: _int(meta.get(f)) for f in _INT_FIELDS if _int(meta.get(f)) is not None}
     if "priority_queue" in meta:
         fields["priority_queue"] = str(meta["priority_queue"]).lower() == "true"
+    features = {
+        key.removeprefix(FEATURE_PREFIX): feature_value(value)
+        for key, value in meta.items()
+        if key.startswith(FEATURE_PREFIX) and len(key) > len(FEATURE_PREFIX)
+    }
+    if features:
+        fields["features"] = {**(base.features if base else {}), **features}
     fields["name"] = str(meta.get("display_name") or (base.name if base else product.get("name") or plan_id))
     fields["stripe_product_id"] = str(product["id"])
     if price is not None:

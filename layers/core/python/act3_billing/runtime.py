@@ -11,12 +11,14 @@ from act3_billing.config import Clock, clock_from, settings
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
+    from act3_billing.entitlements import CatalogCache
     from act3_billing.mail import Mailer
     from act3_billing.notifications import Notifier
     from act3_billing.objects import Objects, Queue, Reports
     from act3_billing.payments.gateway import StripeGateway
     from act3_billing.store.cycles import CycleStore
     from act3_billing.store.debt import DebtStore
+    from act3_billing.store.entitlements import EntitlementsStore
     from act3_billing.store.orgs import OrgStore
     from act3_billing.store.payments import PaymentsStore
     from act3_billing.store.storage import StorageStore
@@ -195,6 +197,25 @@ def webhook_secret() -> str:
     return os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 
 
+# ---- entitlements (issue 12) ------------------------------------------------------------------------
+
+
+@cache
+def entitlements() -> EntitlementsStore:
+    from act3_billing.store.entitlements import EntitlementsStore
+
+    return EntitlementsStore(connection())
+
+
+@cache
+def catalog_cache() -> CatalogCache:
+    """The live catalog, read at most once a minute per process (act3_billing.entitlements)."""
+    from act3_billing.catalog import live_catalog
+    from act3_billing.entitlements import CatalogCache
+
+    return CatalogCache(lambda: live_catalog(payments()))
+
+
 def reset() -> None:
     """Forget the wiring (tests point the package at another table or endpoint)."""
     settings.cache_clear()
@@ -208,5 +229,7 @@ def reset() -> None:
     use_notifier(None)
     payments.cache_clear()
     debts.cache_clear()
+    entitlements.cache_clear()
+    catalog_cache.cache_clear()
     global _gateway  # noqa: PLW0603
     _gateway = None

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from act3_billing.domain.errors import NotFound
+
+# A plan feature's value: a flag, a number (seats, …) or a word ("4k"). Features are data (issue 12): the
+# built-in catalog's `features`, Stripe product metadata `feature_<name>`, an enterprise contract.
+Feature = bool | int | str
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,11 @@ class Plan:
     next_plan: str | None = None
     stripe_price_id: str | None = None  # the monthly Price, known once the catalog is synced from Stripe
     stripe_product_id: str | None = None
+    features: Mapping[str, Feature] = field(default_factory=dict)
+
+    def all_features(self) -> dict[str, Feature]:
+        """Every feature the catalog gives the plan (the priority-queue flag is one of them)."""
+        return {"priority_queue": self.priority_queue, **self.features}
 
     @property
     def price_per_credit_cents(self) -> Decimal | None:

@@ -1,0 +1,138 @@
+"""`GET /orgs/{org_id}/entitlements`: what a member may run right now (domain/entitlements.py decides).
+
+Members see their own view; the usage meter (a machine identity) asks on behalf of any member of the
+org. One call reads four items in one BatchGetItem; the live catalog is read at most once a minute per
+process (a second request then), so a call costs at most two DynamoDB requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from threading import Lock
+from typing import TYPE_CHECKING
+
+from act3_billing.domain.entitlements import Contract, Entitlements, check_contract, entitlements
+from act3_billing.domain.errors import ForbiddenRole, NotFound
+from act3_billing.domain.plans import Catalog, Feature, default_catalog
+from act3_billing.domain.roles import Permission
+from act3_billing.domain.times import iso
+from act3_billing.http.entitlement_models import (
+    CreditsOut,
+    EntitlementsResponse,
+    GenerationOut,
+    StorageOut,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from act3_billing.store.entitlements import EntitlementsStore
+    from act3_billing.store.wallets import BillingStore
+
+CATALOG_TTL = timedelta(seconds=60)
+
+
+class CatalogCache:
+    """The live catalog as last read, for `CATALOG_TTL` (plans change rarely; events are minutes late
+    anyway). `read` is the query; the clock comes from the caller."""
+
+    def __init__(self, read: Callable[[], Catalog]) -> None:
+        self._read = read
+        self._lock = Lock()
+        self._at: datetime | None = None
+        self._catalog: Catalog | None = None
+
+    def get(self, now: datetime) -> Catalog:
+        with self._lock:
+            if self._catalog is None or self._at is None or not self._at <= now < self._at + CATALOG_TTL:
+                self._catalog, self._at = self._read(), now
+            return self._catalog
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks: a member (for themselves only) or the usage meter (for any member it names)."""
+
+    principal_id: str
+    machine: bool = False
+
+
+def view(
+    store: EntitlementsStore,
+    billing: BillingStore,
+    catalog: Catalog,
+    asker: Asker,
+    org_id: str,
+    member_id: str | None,
+    now: datetime,
+) -> Entitlements:
+    """The member's entitlements; strangers (and unknown members) get `not_found`, as for no org."""
+    if asker.machine:
+        if not member_id:
+            from act3_billing.domain.errors import ValidationFailed
+
+            raise ValidationFailed("member_id: the member to answer for is required", field="member_id")
+        whose = member_id
+    else:
+        whose = asker.principal_id
+        if member_id not in (None, whose):
+            # Only a member learns that the org exists; and a member sees only their own view.
+            billing.require(org_id, asker.principal_id, Permission.READ_METERS)
+            raise ForbiddenRole("members see their own entitlements only", needed="usage_meter")
+    snapshot = store.snapshot(org_id, whose)
+    spender = snapshot.spender()
+    if snapshot.wallet is None or spender is None:
+        raise NotFound(f"organization {org_id} not found")
+    plan = catalog.plans.get(snapshot.wallet.plan_id) or default_catalog().get(snapshot.wallet.plan_id)
+    return entitlements(
+        snapshot.wallet,
+        spender,
+        member_id=whose,
+        plan=plan,
+        contract=snapshot.contract,
+        storage_used=snapshot.storage_bytes,
+        now=now,
+    )
+
+
+def response(result: Entitlements) -> EntitlementsResponse:
+    return EntitlementsResponse(
+        org_id=result.org_id,
+        member_id=result.member_id,
+        plan_id=result.plan_id,
+        status=result.status,
+        generation=GenerationOut(
+            enabled=result.generation_enabled, reason=result.reason.value if result.reason else None
+        ),
+        features=result.features,
+        credits=CreditsOut(
+            pool=result.pool,
+            may_spend=result.may_spend,
+            monthly_limit=result.monthly_limit,
+            limit_left=result.limit_left,
+            spendable=result.spendable,
+        ),
+        storage=StorageOut(used_bytes=result.storage_used, quota_bytes=result.storage_quota),
+        as_of=iso(result.as_of),
+        cache_seconds=result.cache_seconds,
+    )
+
+
+def set_contract(
+    store: EntitlementsStore,
+    billing: BillingStore,
+    org_id: str,
+    *,
+    features: dict[str, Feature],
+    storage_gb: int | None,
+    actor: str,
+    now: datetime,
+) -> Contract:
+    """Billing operations record an enterprise org's contract terms (they apply while it is on a
+    contract plan). The org must exist."""
+    contract = Contract(features=features, storage_gb=storage_gb)
+    check_contract(contract)
+    billing.wallet(org_id)
+    store.set_contract(org_id, contract, actor=actor, now=now)
+    return contract
