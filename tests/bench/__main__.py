@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from act3_local import dynamodb_local
-from tests.bench import cycles, init, store
+from tests.bench import cycles, entitlements, init, store
 from tests.bench.counting import RequestCounter
 
 # Printed first, in this order; the details follow.
@@ -28,6 +28,8 @@ HEADLINE = (
     "dynamodb_local_version",
     "requests_per_debit_fast_path",
     "requests_per_debit_multi_lot",
+    "requests_per_entitlements_call",
+    "requests_per_entitlements_call_cold",
     "hot_org_debits_per_s",
     "hot_org_retries_per_debit",
     "raw_conditional_updates_per_s",
@@ -124,6 +126,9 @@ def store_benchmarks(args: argparse.Namespace, result: dict[str, Any]) -> None:
         multi = store.multi_lot(bench, args.debits)
         result["requests_per_debit_multi_lot"] = multi.pop("requests_per_debit")
         result["multi_lot"] = multi
+
+        log(f"entitlements: {args.debits} warm answers (and a new instance's first)")
+        result.update(entitlements.measure(bench, args.debits))
 
         result.update(store.contention(bench, args.threads, args.per_thread, args.warmup, args.rounds))
 
