@@ -29,7 +29,15 @@ MemberId = Annotated[
 @app.get(
     "/orgs/<org_id>/entitlements",
     responses={
-        200: {"description": "the member's entitlements (Cache-Control: private, max-age=cache_seconds)"},
+        200: {
+            "description": "the member's entitlements",
+            "headers": {
+                "Cache-Control": {
+                    "description": "private, max-age=<cache_seconds>: how long the answer may be reused",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
         401: documented("unauthenticated"),
         403: documented("forbidden_role: a member asked for another member's view"),
         404: documented("not_found (also for non-members, and for a member_id who is no member)"),
