@@ -6,6 +6,7 @@ catalog (SPEC §3), which stays the default."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from act3_billing.store.payments import PaymentsStore
 
 _INT_FIELDS = ("monthly_credits", "storage_gb", "rollover_cap")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only ("¹" is a digit to str.isdigit)
 FEATURE_PREFIX = "feature_"  # product metadata `feature_max_resolution: 4k` is the plan's feature
 
 
@@ -24,7 +26,7 @@ def feature_value(raw: Any) -> Feature:
     text = str(raw).strip()
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
-    if text.lstrip("-").isdigit() and len(text) < 19:
+    if _WHOLE_NUMBER.fullmatch(text):
         return int(text)
     return text
 
