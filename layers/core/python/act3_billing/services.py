@@ -145,6 +145,8 @@ def generation_off(ctx: Pricing, error: GenerationDisabled) -> GenerationDisable
     """A 403 generation_disabled (archive, an ended trial) carries the plans that turn generation back on."""
     from act3_billing.storage import with_reupgrade
 
+    if error.code == "past_due":
+        return error  # paying the failed renewal helps, not another plan
     return with_reupgrade(ctx.catalog, error)
 
 
