@@ -70,6 +70,8 @@ def test_a_failed_renewal_stops_spending_with_past_due_until_it_is_paid(
     assert balance["status"] == "past_due" and balance["subscription_status"] == "past_due"
     status, code, body = one_credit_hold(org, "h1")
     assert (status, code, body["reason"]) == (402, "past_due", "past_due") and "options" not in body
+    told = invoke("entitlements", http_event("entitlements_get", org_id=org.org_id, user=org.creator)).body
+    assert told["generation"] == {"enabled": False, "reason": "past_due"} and told["status"] == "past_due"
     refused = debit(org.org_id, org.creator, "job-d1")
     assert (refused.status, refused.code, refused.body["reason"]) == (402, "past_due", "past_due")
     assert store.wallet(org.org_id).total() == before  # what was granted stays
@@ -78,6 +80,8 @@ def test_a_failed_renewal_stops_spending_with_past_due_until_it_is_paid(
     # Then the new cycle is granted and spending goes on
     assert result.startswith("paid cycle granted") and result.endswith("wallet active")
     assert store.wallet(org.org_id).status is WalletStatus.ACTIVE
+    told = invoke("entitlements", http_event("entitlements_get", org_id=org.org_id, user=org.creator)).body
+    assert told["generation"] == {"enabled": True, "reason": None}
     assert one_credit_hold(org, "h2")[0] == 201
     assert (
         invoke("subscription", http_event("subscription_get", org_id=org.org_id, user=org.owner)).body[
