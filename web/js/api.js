@@ -34,6 +34,8 @@ const WORDS = {
     "Generation is turned off for this organization (archive plan or a trial that ended). Upgrade the plan to generate again.",
   trial_expired: () =>
     "The free trial has ended, so generation is off. Choose a paid plan in Plan & payment to run jobs again.",
+  past_due: () =>
+    "The last renewal payment failed, so generation is paused. Update the card or pay the open invoice in Plan & payment.",
   linkedin_sso_required: () => "Free-tier accounts need a LinkedIn sign-in. Sign out and sign in with LinkedIn.",
   invite_email_mismatch: () => "This invite was sent to another e-mail address.",
   insufficient_credits: (p) =>
