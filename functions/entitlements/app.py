@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import entitlements, runtime
-from act3_billing.http.api import caller, make_resolver
+from act3_billing.http.api import make_resolver, principal
 from act3_billing.http.entitlement_models import EntitlementsResponse
 from act3_billing.http.problems import documented
 from act3_billing.observability import logger
@@ -39,17 +39,19 @@ MemberId = Annotated[
             },
         },
         401: documented("unauthenticated"),
-        403: documented("forbidden_role: a member asked for another member's view"),
+        403: documented(
+            "forbidden_role: a member asked for another member's view; forbidden_scope: a machine identity "
+            "without billing/usage.read"
+        ),
         404: documented("not_found (also for non-members, and for a member_id who is no member)"),
-        422: documented("validation_error"),
+        422: documented("validation_error (also: the usage meter did not name the member)"),
     },
 )
 def get_entitlements(org_id: str, member_id: MemberId = None) -> Response[EntitlementsResponse]:
     now = runtime.now()
-    asker = entitlements.Asker(caller(app).user_id)
     catalog = runtime.catalog_cache().get(now)
     result = entitlements.view(
-        runtime.entitlements(), runtime.store(), catalog, asker, org_id, member_id, now
+        runtime.entitlements(), runtime.store(), catalog, principal(app), org_id, member_id, now
     )
     return Response(
         status_code=200,

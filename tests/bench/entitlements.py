@@ -8,6 +8,7 @@ from typing import Any
 
 from act3_billing import entitlements
 from act3_billing.catalog import live_catalog
+from act3_billing.http.caller import Caller
 from act3_billing.store.entitlements import EntitlementsStore
 from act3_billing.store.payments import PaymentsStore
 from tests.bench.counting import Tally
@@ -38,8 +39,8 @@ def measure(bench: Bench, calls: int) -> dict[str, Any]:
 
     def answer(n: int) -> None:
         org = orgs[n % len(orgs)]
-        asker = entitlements.Asker(org.creator)
-        result = entitlements.view(store, billing, catalog.get(NOW), asker, org.org_id, None, NOW)
+        member = Caller(org.creator, None, email_verified=False, identity_provider=None)
+        result = entitlements.view(store, billing, catalog.get(NOW), member, org.org_id, None, NOW)
         entitlements.response(result)
         assert result.generation_enabled, result
 

@@ -137,6 +137,7 @@ def public(status: int) -> dict[str, Expect]:
 class Request:
     params: dict[str, str] = field(default_factory=dict)
     body: Any = ...
+    query: dict[str, str] = field(default_factory=dict)
 
 
 def _suffix(org: Org) -> str:
@@ -325,6 +326,11 @@ def for_the_creator(world: World, request: Request) -> Request:
     """The usage meter always names the member on whose behalf it reports."""
     assert isinstance(request.body, dict)
     return replace(request, body={**request.body, "member_id": world.target.creator})
+
+
+def asks_for_the_creator(world: World, request: Request) -> Request:
+    """The usage meter asks about the member who starts the job (`?member_id=`)."""
+    return replace(request, query={"member_id": world.target.creator})
 
 
 def hold_body(world: World) -> Request:
@@ -546,9 +552,11 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("GET", "/orgs/{org_id}/ledger"): Route(
         "ledger_list", org_route(owner=200, creator=200, billing=200, viewer=200)
     ),
-    # entitlements (issue 12): every member reads their own view
+    # entitlements (issue 12): every member reads their own view; the usage meter any member's
     ("GET", "/orgs/{org_id}/entitlements"): Route(
-        "entitlements_get", org_route(owner=200, creator=200, billing=200, viewer=200)
+        "entitlements_get",
+        org_route(owner=200, creator=200, billing=200, viewer=200, usage_meter=(200, None)),
+        for_machine=asks_for_the_creator,
     ),
     # spending: members authorize it (owners and creators); the usage meter reports what a job used
     ("POST", "/orgs/{org_id}/quotes"): Route(
@@ -834,6 +842,7 @@ def _call(world: World, method: str, path: str, event: str, who: str, request: R
             service=MACHINES.get(who),
             body=request.body,
             headers={} if method == "GET" else {"idempotency-key": world.key()},
+            query=request.query or None,
         ),
     )
 

@@ -158,3 +158,26 @@ def test_strangers_and_unknown_orgs_get_the_same_not_found_and_members_only_thei
     assert ask(org, org.creator, member_id=org.creator).status == 200
     assert ask(org, org.creator, member_id=org.owner).code == "forbidden_role"
     assert ask(org, org.creator, member_id="bad id!").status == 422
+
+
+def test_the_usage_meter_asks_for_any_member_it_names(store: BillingStore) -> None:
+    from tests.support.events import BILLING_OPERATIONS, machine
+
+    org = new_org(store)
+
+    def meter_asks(query: dict[str, str] | None, client: str | None = None) -> Reply:
+        service = machine(client) if client else machine()
+        event = http_event("entitlements_get", org_id=org.org_id, service=service, query=query)
+        return invoke("entitlements", event)
+
+    # the usage meter, for the creator and for the viewer
+    creator = meter_asks({"member_id": org.creator})
+    assert creator.status == 200 and creator.body["member_id"] == org.creator
+    assert creator.body["generation"]["enabled"] is True
+    viewer = meter_asks({"member_id": org.viewer}).body
+    assert viewer["generation"] == {"enabled": False, "reason": "forbidden_role"}
+    # it must name the member; someone who is no member is not found, as an org that does not exist
+    assert meter_asks(None).status == 422
+    assert meter_asks({"member_id": "someone-else"}).code == "not_found"
+    # another machine identity, without billing/usage.read, is refused for its scopes
+    assert meter_asks({"member_id": org.creator}, BILLING_OPERATIONS).code == "forbidden_scope"

@@ -22,7 +22,7 @@ from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
 from tests.support.calls import hold
-from tests.support.events import http_event
+from tests.support.events import http_event, machine
 from tests.support.functions import invoke
 
 PLANS = ("starter_trial", "starter", "creator", "studio", "enterprise", "archive")
@@ -41,6 +41,7 @@ class OrgState:
     monthly: int
     pack: int
     expired: int  # credits in a lot whose life ended (never spendable)
+    meter_asks: bool  # the usage meter asks on the member's behalf (else the member)
 
 
 states = st.builds(
@@ -56,6 +57,7 @@ states = st.builds(
     monthly=st.integers(0, 2),
     pack=st.integers(0, 2),
     expired=st.integers(0, 2),
+    meter_asks=st.booleans(),
 )
 
 
@@ -115,8 +117,13 @@ def test_generation_is_off_exactly_when_a_one_credit_hold_is_refused_and_for_the
     # Given an org in a random state (and no process holding a view of it)
     org_id, member = given_org(store, clock, state)
     shared_cache().clear()
-    # When the member asks, then places a 1-credit hold at the same moment
-    asked = invoke("entitlements", http_event("entitlements_get", org_id=org_id, user=member))
+    # When the member (or the usage meter for them) asks, then the member places a 1-credit hold
+    if state.meter_asks:
+        query = {"member_id": member}
+        question = http_event("entitlements_get", org_id=org_id, service=machine(), query=query)
+    else:
+        question = http_event("entitlements_get", org_id=org_id, user=member)
+    asked = invoke("entitlements", question)
     assert asked.status == 200, asked.body
     generation = asked.body["generation"]
     event(str(generation["reason"]))

@@ -1,13 +1,13 @@
 """`GET /orgs/{org_id}/entitlements`: what a member may run right now (domain/entitlements.py decides).
 
-Members see their own view; the usage meter (a machine identity) asks on behalf of any member of the
-org. One call reads four items in one BatchGetItem; the live catalog is read at most once a minute per
-process (a second request then), so a call costs at most two DynamoDB requests.
+Members see their own view; the usage meter (a machine identity, scope `billing/usage.read`) asks on
+behalf of any member of the org, named in `?member_id=`. One call reads four items in one
+BatchGetItem; the live catalog is read at most once a minute per process (a second request then), so
+a call costs at most two DynamoDB requests.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
 from typing import TYPE_CHECKING
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from act3_billing.domain.entitlements import Contract, Entitlements, check_contract, entitlements
 from act3_billing.domain.errors import ForbiddenRole, NotFound
 from act3_billing.domain.plans import Catalog, Feature, default_catalog
+from act3_billing.domain.principals import Service
 from act3_billing.domain.roles import Permission
 from act3_billing.domain.times import iso
 from act3_billing.http.entitlement_models import (
@@ -27,6 +28,7 @@ from act3_billing.http.entitlement_models import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from act3_billing.http.caller import Caller
     from act3_billing.store.entitlements import EntitlementsStore
     from act3_billing.store.wallets import BillingStore
 
@@ -50,36 +52,30 @@ class CatalogCache:
             return self._catalog
 
 
-@dataclass(frozen=True)
-class Asker:
-    """Who asks: a member (for themselves only) or the usage meter (for any member it names)."""
-
-    principal_id: str
-    machine: bool = False
-
-
 def view(
     store: EntitlementsStore,
     billing: BillingStore,
     catalog: Catalog,
-    asker: Asker,
+    principal: Caller | Service,
     org_id: str,
     member_id: str | None,
     now: datetime,
 ) -> Entitlements:
-    """The member's entitlements; strangers (and unknown members) get `not_found`, as for no org."""
-    if asker.machine:
+    """The member's entitlements. A member asks for themselves; the usage meter (scope
+    `billing/usage.read`) for the member it names. Strangers, and members no org has, get `not_found`."""
+    if isinstance(principal, Service):
+        principal.require(Permission.READ_METERS)
         if not member_id:
             from act3_billing.domain.errors import ValidationFailed
 
             raise ValidationFailed("member_id: the member to answer for is required", field="member_id")
         whose = member_id
     else:
-        whose = asker.principal_id
+        whose = principal.user_id
         if member_id not in (None, whose):
             # Only a member learns that the org exists; and a member sees only their own view.
-            billing.require(org_id, asker.principal_id, Permission.READ_METERS)
-            raise ForbiddenRole("members see their own entitlements only", needed="usage_meter")
+            billing.require(org_id, principal.user_id, Permission.READ_METERS)
+            raise ForbiddenRole("members see their own entitlements only", needed="billing/usage.read")
     snapshot = store.snapshot(org_id, whose)
     spender = snapshot.spender()
     if snapshot.wallet is None or spender is None:
