@@ -1,4 +1,5 @@
-"""Billing operations (a machine identity): grants with label and expiry, signed adjustments with a reason."""
+"""Billing operations (a machine identity): grants with label and expiry, signed adjustments with a reason,
+an enterprise org's contract terms (issue 12)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import operations, runtime, usage
 from act3_billing.http.api import make_resolver, outcome, principal
+from act3_billing.http.entitlement_models import ContractRequest, ContractResponse
 from act3_billing.http.operations import AdjustmentRequest, AdjustmentResponse, GrantRequest, GrantResponse
+from act3_billing.http.problems import documented
 from act3_billing.observability import logger, metrics
 
 app = make_resolver()
@@ -41,6 +44,34 @@ def create_adjustment(
     if not result.replayed:
         metrics.add_metric(name="CreditsAdjusted", unit=MetricUnit.Count, value=abs(result.body["credits"]))
     return outcome(result.body, result.replayed)
+
+
+@app.put(
+    "/orgs/<org_id>/contract",
+    responses={
+        200: {"description": "the contract terms recorded (they apply while the org is on a contract plan)"},
+        401: documented("unauthenticated"),
+        403: documented(
+            "forbidden_scope (a machine without billing/contracts.write), forbidden_role (members)"
+        ),
+        404: documented("not_found (also for non-members)"),
+        409: documented("conflict: the terms changed meanwhile; send them again"),
+        422: documented("validation_error"),
+    },
+)
+def put_contract(org_id: str, request: ContractRequest) -> ContractResponse:
+    from act3_billing import entitlements
+
+    return entitlements.set_contract(
+        runtime.entitlements(),
+        runtime.store(),
+        principal(app),
+        org_id,
+        features=dict(request.features),
+        storage_gb=request.storage_gb,
+        catalog=runtime.catalog_cache().get(runtime.now()),
+        now=runtime.now(),
+    )
 
 
 @logger.inject_lambda_context

@@ -393,6 +393,10 @@ def transfer_to_callers_other_org(world: World) -> Request:
     return Request(body={"to_org_id": world.sister_org(), "credits": 1_000})
 
 
+def contract_terms(world: World) -> Request:
+    return Request(body={"features": {"private_3d_sets": True, "max_resolution": "4k"}, "storage_gb": 2000})
+
+
 def education_grant(world: World) -> Request:
     return Request(body={"kind": "education", "bundle": "edu-student"})
 
@@ -590,6 +594,8 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("POST", "/orgs/{org_id}/adjustments"): Route(
         "adjustment_create", machine_route(billing_ops=201), negative_adjustment
     ),
+    # an enterprise org's contract terms (issue 12): billing operations only
+    ("PUT", "/orgs/{org_id}/contract"): Route("contract_put", machine_route(billing_ops=200), contract_terms),
     # members and settings: every member reads them, only owners change them
     ("GET", "/orgs/{org_id}/members"): Route(
         "members_list", org_route(owner=200, creator=200, billing=200, viewer=200)

@@ -13,7 +13,7 @@ from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
 from tests.support.calls import debit
-from tests.support.events import http_event
+from tests.support.events import BILLING_OPERATIONS, USAGE_METER, http_event, machine
 from tests.support.functions import Reply, invoke
 from tests.support.wallets import Org, new_org
 
@@ -21,6 +21,11 @@ from tests.support.wallets import Org, new_org
 def ask(org: Org, user: str, member_id: str | None = None) -> Reply:
     query = {"member_id": member_id} if member_id is not None else None
     return invoke("entitlements", http_event("entitlements_get", org_id=org.org_id, user=user, query=query))
+
+
+def put_contract(org: Org, terms: dict[str, object], client: str = BILLING_OPERATIONS) -> Reply:
+    event = http_event("contract_put", org_id=org.org_id, service=machine(client), body=terms)
+    return invoke("operations", event)
 
 
 def test_a_creator_may_generate_and_sees_the_plans_features_credits_and_storage(
@@ -115,30 +120,16 @@ def test_features_come_from_the_live_catalog_and_an_enterprise_contract(
     assert features["max_resolution"] == "4k" and features["collaborators"] == 25
     assert features["priority_queue"] is True  # the built-in catalog's, Stripe said nothing else
     enterprise = new_org(store, plan_id="enterprise", monthly=1_000_000, cap=0)
-    from act3_billing.entitlements import set_contract
-
-    set_contract(
-        runtime.entitlements(),
-        store,
-        enterprise.org_id,
-        features={"private_3d_sets": True, "max_resolution": "4k"},
-        storage_gb=20_000,
-        actor="service:billing-ops",
-        now=clock.now,
-    )
+    # When billing operations record an enterprise org's contract terms
+    terms = {"features": {"private_3d_sets": True, "max_resolution": "4k"}, "storage_gb": 20_000}
+    recorded = put_contract(enterprise, terms)
+    assert recorded.status == 200 and recorded.body["applies"] is True and recorded.body["version"] == 1
     body = ask(enterprise, enterprise.creator).body
     assert body["features"]["private_3d_sets"] is True and body["features"]["sso"] is True
     assert body["storage"]["quota_bytes"] == 20_000 * GB
-    # A contract recorded on an org that is not on a contract plan changes nothing
-    set_contract(
-        runtime.entitlements(),
-        store,
-        on_studio.org_id,
-        features={"private_3d_sets": True},
-        storage_gb=1,
-        actor="service:billing-ops",
-        now=clock.now,
-    )
+    # Terms recorded on an org that is not on a contract plan change nothing
+    not_enterprise = put_contract(on_studio, {"features": {"private_3d_sets": True}, "storage_gb": 1})
+    assert not_enterprise.status == 200 and not_enterprise.body["applies"] is False
     assert ask(on_studio, on_studio.owner).body["features"]["private_3d_sets"] is False
 
 
@@ -161,8 +152,6 @@ def test_strangers_and_unknown_orgs_get_the_same_not_found_and_members_only_thei
 
 
 def test_the_usage_meter_asks_for_any_member_it_names(store: BillingStore) -> None:
-    from tests.support.events import BILLING_OPERATIONS, machine
-
     org = new_org(store)
 
     def meter_asks(query: dict[str, str] | None, client: str | None = None) -> Reply:
@@ -181,3 +170,34 @@ def test_the_usage_meter_asks_for_any_member_it_names(store: BillingStore) -> No
     assert meter_asks({"member_id": "someone-else"}).code == "not_found"
     # another machine identity, without billing/usage.read, is refused for its scopes
     assert meter_asks({"member_id": org.creator}, BILLING_OPERATIONS).code == "forbidden_scope"
+
+
+def test_only_billing_operations_set_contract_terms_and_bad_terms_change_nothing(store: BillingStore) -> None:
+    org = new_org(store, plan_id="enterprise", monthly=1_000_000, cap=0)
+    assert put_contract(org, {"features": {"sla": False}}, USAGE_METER).code == "forbidden_scope"
+    member = invoke(
+        "operations", http_event("contract_put", org_id=org.org_id, user=org.owner, body={"features": {}})
+    )
+    assert member.status == 403
+    bad: tuple[dict[str, object], ...] = (
+        {"features": {"Private 3D": True}},
+        {"features": {"x": 1.5}},
+        {"features": {"x": ""}},
+        {"storage_gb": -1},
+        {"storage_gb": "10"},
+        {"features": {}, "other": 1},
+    )
+    for terms in bad:
+        assert put_contract(org, terms).status == 422, terms
+    assert (
+        invoke("entitlements", http_event("entitlements_get", org_id=org.org_id, user=org.owner)).body[
+            "features"
+        ]["sla"]
+        is True
+    )
+    assert put_contract(new_org(store), {"features": {}}).status == 200
+    missing = invoke(
+        "operations",
+        http_event("contract_put", org_id="org-never-made", service=machine(BILLING_OPERATIONS), body={}),
+    )
+    assert missing.code == "not_found"

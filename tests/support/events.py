@@ -18,7 +18,7 @@ BILLING_OPERATIONS = "billing-operations-client"
 # The scopes each machine client is allowed (template.yaml UsageMeterClient / BillingOperationsClient).
 CLIENT_SCOPES: dict[str, tuple[str, ...]] = {
     USAGE_METER: ("billing/usage.write", "billing/refunds.write", "billing/usage.read"),
-    BILLING_OPERATIONS: ("billing/grants.write", "billing/adjustments.write"),
+    BILLING_OPERATIONS: ("billing/grants.write", "billing/adjustments.write", "billing/contracts.write"),
 }
 
 

@@ -253,7 +253,11 @@ def with_clients(key_dir: Path) -> Issuer:
 def test_the_machine_clients_and_their_scopes_come_from_the_template():
     assert machine_clients(load_yaml(REPO_ROOT / "template.yaml")) == {
         "usage-meter": ["billing/usage.write", "billing/refunds.write", "billing/usage.read"],
-        "billing-operations": ["billing/grants.write", "billing/adjustments.write"],
+        "billing-operations": [
+            "billing/grants.write",
+            "billing/adjustments.write",
+            "billing/contracts.write",
+        ],
     }
 
 

@@ -42,7 +42,8 @@ def test_each_machine_client_may_do_what_its_scopes_say_and_nothing_else() -> No
     operations = Service("ops", frozenset(BILLING_OPERATIONS_SCOPES))
     # the usage meter reads an org's meters (entitlements, issue 12) before it starts a job
     assert meter.permissions == {Permission.REPORT_USAGE, Permission.REFUND, Permission.READ_METERS}
-    assert operations.permissions == {Permission.GRANT, Permission.ADJUST}
+    # billing operations grant, adjust and record enterprise contract terms (issue 12)
+    assert operations.permissions == {Permission.GRANT, Permission.ADJUST, Permission.MANAGE_CONTRACTS}
     with pytest.raises(ForbiddenScope) as refused:
         meter.require(Permission.GRANT)
     assert refused.value.extra["needed"] == Scope.GRANTS_WRITE.value

@@ -19,6 +19,7 @@ from act3_billing.domain.principals import Service
 from act3_billing.domain.roles import Permission
 from act3_billing.domain.times import iso
 from act3_billing.http.entitlement_models import (
+    ContractResponse,
     CreditsOut,
     EntitlementsResponse,
     GenerationOut,
@@ -118,17 +119,29 @@ def response(result: Entitlements) -> EntitlementsResponse:
 def set_contract(
     store: EntitlementsStore,
     billing: BillingStore,
+    principal: Caller | Service,
     org_id: str,
     *,
     features: dict[str, Feature],
     storage_gb: int | None,
-    actor: str,
+    catalog: Catalog,
     now: datetime,
-) -> Contract:
-    """Billing operations record an enterprise org's contract terms (they apply while it is on a
-    contract plan). The org must exist."""
+) -> ContractResponse:
+    """Billing operations (scope `billing/contracts.write`) record an enterprise org's contract terms;
+    they apply while the org is on a contract plan. Members are refused as for any machine's route."""
+    if not isinstance(principal, Service):
+        billing.require(org_id, principal.user_id, Permission.MANAGE_CONTRACTS)
+        raise ForbiddenRole("members may not set contract terms", needed=Permission.MANAGE_CONTRACTS.value)
+    principal.require(Permission.MANAGE_CONTRACTS)
     contract = Contract(features=features, storage_gb=storage_gb)
     check_contract(contract)
-    billing.wallet(org_id)
-    store.set_contract(org_id, contract, actor=actor, now=now)
-    return contract
+    wallet = billing.wallet(org_id)  # an org that does not exist is not_found
+    version = store.set_contract(org_id, contract, actor=principal.principal_id, now=now)
+    plan = catalog.plans.get(wallet.plan_id)
+    return ContractResponse(
+        org_id=org_id,
+        features=dict(features),
+        storage_gb=storage_gb,
+        version=version,
+        applies=bool(plan and plan.contract),
+    )

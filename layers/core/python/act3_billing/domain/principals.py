@@ -27,6 +27,8 @@ class Scope(StrEnum):
     # Reads the usage meter needs before it starts a job: an org's meters and entitlements (issue 12's
     # `GET /orgs/{org_id}/entitlements` declares it next to the member scopes).
     USAGE_READ = f"{RESOURCE_SERVER}/usage.read"
+    # Billing operations record an enterprise org's contract terms (issue 12: features, storage quota).
+    CONTRACTS_WRITE = f"{RESOURCE_SERVER}/contracts.write"
 
 
 SCOPE_RIGHTS: Mapping[Scope, frozenset[Permission]] = {
@@ -35,11 +37,12 @@ SCOPE_RIGHTS: Mapping[Scope, frozenset[Permission]] = {
     Scope.GRANTS_WRITE: frozenset({Permission.GRANT}),
     Scope.ADJUSTMENTS_WRITE: frozenset({Permission.ADJUST}),
     Scope.USAGE_READ: frozenset({Permission.READ_METERS}),
+    Scope.CONTRACTS_WRITE: frozenset({Permission.MANAGE_CONTRACTS}),
 }
 
 # The two machine identities of the platform and the scopes their app clients are allowed.
 USAGE_METER_SCOPES = (Scope.USAGE_WRITE, Scope.REFUNDS_WRITE, Scope.USAGE_READ)
-BILLING_OPERATIONS_SCOPES = (Scope.GRANTS_WRITE, Scope.ADJUSTMENTS_WRITE)
+BILLING_OPERATIONS_SCOPES = (Scope.GRANTS_WRITE, Scope.ADJUSTMENTS_WRITE, Scope.CONTRACTS_WRITE)
 
 
 def scope_for(permission: Permission) -> Scope | None:

@@ -35,6 +35,7 @@ class Permission(StrEnum):
     REPORT_USAGE = "report_usage"  # capture, extend and release holds; debit finished usage by metrics
     GRANT = "grant"
     ADJUST = "adjust"
+    MANAGE_CONTRACTS = "manage_contracts"  # an enterprise org's contract terms (issue 12)
 
 
 _READ = frozenset({Permission.READ_METERS, Permission.READ_LEDGER, Permission.READ_MEMBERS})

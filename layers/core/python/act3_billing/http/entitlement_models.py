@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from act3_billing.domain.spending import Reason
 
@@ -43,3 +45,29 @@ class EntitlementsResponse(BaseModel):
     storage: StorageOut
     as_of: str
     cache_seconds: int = Field(description="how long the answer may be cached (also in Cache-Control)")
+
+
+FeatureIn = StrictBool | StrictInt | StrictStr
+
+
+class ContractRequest(BaseModel):
+    """An enterprise org's contract terms, replacing the ones recorded (billing operations)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    features: dict[str, FeatureIn] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="over the plan's: lower-case names; flags, whole numbers or 1-64 character words",
+    )
+    storage_gb: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = Field(
+        None, description="the storage quota in GB; null: the plan's"
+    )
+
+
+class ContractResponse(BaseModel):
+    org_id: str
+    features: dict[str, bool | int | str]
+    storage_gb: int | None
+    version: int
+    applies: bool = Field(description="whether the org is on a contract plan now (the terms apply only then)")
