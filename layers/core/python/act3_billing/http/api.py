@@ -34,6 +34,14 @@ class Resolver(APIGatewayHttpResolver):
             return _proxy_problem(refused.code, refused.title, refused.detail)
         return super().resolve(event, context)
 
+    def get_openapi_json_schema(self, **kwargs: Any) -> str:
+        """Powertools' document made true to the contract (statuses, problems, headers, prose)."""
+        from act3_billing.http import contract
+
+        doc = json.loads(super().get_openapi_json_schema(**kwargs))
+        routes = contract.handlers_of(self._static_routes + self._dynamic_routes)
+        return json.dumps(contract.document(doc, routes))
+
 
 def _proxy_problem(code: str, title: str, detail: str) -> dict[str, Any]:
     """A problem as the Lambda proxy answer, for refusals made before the resolver has an event."""
