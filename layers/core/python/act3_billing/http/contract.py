@@ -151,6 +151,8 @@ def document(doc: dict[str, Any], handlers: dict[tuple[str, str], Any] | None = 
                         "examples": ["render-42-capture"],
                     }
             responses = operation.setdefault("responses", {})
+            if "204" in responses:
+                responses["204"].pop("content", None)  # No Content: no body, no Content-Type
             responses.pop("422", None)  # Powertools' own; re-added below as a Problem
             add_problems(operation, shape_codes(method, operation) | set(operation.pop(EXTENSION, [])))
     return doc

@@ -316,8 +316,16 @@ class PlansResponse(BaseModel):
 # ---- organizations ---------------------------------------------------------------------------
 
 RoleName = Literal["owner", "billing", "creator", "viewer"]
+# What SES delivers to: an ASCII local part (RFC 5322 atext and dots) at a domain of ASCII labels
+# (an internationalized domain in its punycode form). Anything else could only fail at sending.
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$",
+    ),
 ]
 
 
