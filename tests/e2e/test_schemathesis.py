@@ -28,6 +28,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 
 from tests.e2e.stack_process import StackProcess
@@ -61,6 +62,7 @@ def test_the_served_openapi_holds_for_every_operation(
     calls = 0
 
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()  # the document itself must be valid OpenAPI
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
