@@ -118,3 +118,25 @@ def test_a_quote_id_is_only_trusted_after_lookup(store: BillingStore, quote_id: 
         assert reply.status in (404, 422), reply.body
         assert reply.code in ("not_found", "validation_error")
     assert table_items() == before
+
+
+def test_null_toggles_leave_settings_as_they_are(store: BillingStore) -> None:
+    """Found by schemathesis: explicit nulls in a settings patch were stored and answered 500."""
+    org = new_org(store)
+    body = {"shared_credits": {"billing": True, "creator": None, "owner": None}}
+    reply = invoke("members", http_event("settings_patch", org_id=org.org_id, user=org.owner, body=body))
+    assert reply.status == 200, reply.body
+    assert all(isinstance(v, bool) for v in reply.body["shared_credits"].values())
+    assert reply.body["shared_credits"]["billing"] is True
+
+
+def test_a_null_role_is_refused(store: BillingStore) -> None:
+    """Found by schemathesis: `{"role": null}` reached Role(None) and answered 500."""
+    org = new_org(store)
+    before = table_items()
+    event = http_event(
+        "member_patch", org_id=org.org_id, params={"user_id": org.viewer}, user=org.owner, body={"role": None}
+    )
+    reply = invoke("members", event)
+    assert (reply.status, reply.code) == (422, "validation_error"), reply.body
+    assert table_items() == before

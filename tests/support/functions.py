@@ -35,7 +35,12 @@ class Reply:
 
 
 def invoke(name: str, event: dict[str, Any]) -> Reply:
-    raw = load(name).lambda_handler(event, FakeLambdaContext(function_name=name))
+    """Call the handler; the AWS calls it makes must be allowed by its function's template policy."""
+    from tests.support.iam import assert_allowed, recording
+
+    with recording() as seen:
+        raw = load(name).lambda_handler(event, FakeLambdaContext(function_name=name))
+    assert_allowed(name, seen)
     headers = {k.lower(): v for k, v in (raw.get("headers") or {}).items()}
     text = raw.get("body") or ""
     body: Any = json.loads(text) if "json" in headers.get("content-type", "") and text else text

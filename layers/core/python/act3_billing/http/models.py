@@ -371,6 +371,8 @@ class MemberPatch(_In):
         if not self.model_fields_set:
             raise ValueError("send role, may_spend_override and/or monthly_limit")
         if "role" in self.model_fields_set and self.role is None:
+            raise ValueError("role cannot be null (every member has one)")
+        if "role" in self.model_fields_set and self.role is None:
             raise ValueError("role cannot be null")
         return self
 

@@ -1,0 +1,148 @@
+"""Least privilege, checked by use: every AWS call a handler makes in a test must be allowed by its
+function's own policy in template.yaml (and nothing there may use a wildcard on our resources).
+
+`tests.support.functions.invoke` records the calls a handler makes (botocore's client is where boto3
+and PynamoDB meet) and asserts them against `allowed_by_template`: a policy that is too narrow fails
+the test that needed more, a route added later is covered by its own tests, with no list kept here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from botocore.client import BaseClient
+
+from tests.support.template import load_template
+
+# The item-level action each part of a transaction needs (TransactWriteItems is not an IAM action).
+_TRANSACT_PARTS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+# Reads and writes of items only: describing or changing the table is never a handler's business.
+_SERVICE_PREFIX = {
+    "dynamodb": "dynamodb",
+    "ses": "ses",
+    "sesv2": "ses",
+    "s3": "s3",
+    "sqs": "sqs",
+    "events": "events",
+}
+
+
+@dataclass(frozen=True)
+class Need:
+    action: str  # e.g. dynamodb:GetItem
+    resource: str  # a symbolic resource: "BillingTable", "BillingTable/index/gsi1", "*"
+
+
+def needs(service: str, operation: str, params: dict[str, Any]) -> list[Need]:
+    prefix = _SERVICE_PREFIX.get(service, service)
+    if service != "dynamodb":
+        return [Need(f"{prefix}:{operation}", "*")]
+    if operation == "TransactWriteItems":
+        found: list[Need] = []
+        for item in params.get("TransactItems", []):
+            for part, action in _TRANSACT_PARTS.items():
+                if part in item:
+                    found.append(Need(f"dynamodb:{action}", "BillingTable"))
+        return found
+    if operation == "TransactGetItems":
+        return [Need("dynamodb:GetItem", "BillingTable")]
+    index = params.get("IndexName")
+    return [Need(f"dynamodb:{operation}", f"BillingTable/index/{index}" if index else "BillingTable")]
+
+
+def _resource_symbol(resource: Any) -> str:
+    """The template's resource expression, as a symbol `needs` can be compared with."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return str(resource["Fn::GetAtt"][0])
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        text = resource["Fn::Sub"] if isinstance(resource["Fn::Sub"], str) else resource["Fn::Sub"][0]
+        # ${BillingTable.Arn}/index/gsi1 -> BillingTable/index/gsi1; arn:...:identity/${MailIdentity}
+        text = str(text).replace(".Arn}", "}")
+        if text.startswith("${") and "}" in text:
+            name, _, rest = text[2:].partition("}")
+            return name + rest
+        return text
+    return str(resource)
+
+
+def statements(logical_id: str) -> list[dict[str, Any]]:
+    """The inline policy statements of a function (SAM policy templates are not used: see template)."""
+    properties = load_template()["Resources"][logical_id].get("Properties", {})
+    found: list[dict[str, Any]] = []
+    for policy in properties.get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            found.extend(policy["Statement"])
+    return found
+
+
+@cache
+def _grants(logical_id: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+    grants = []
+    for statement in statements(logical_id):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        grants.append((frozenset(actions), frozenset(_resource_symbol(r) for r in resources)))
+    return tuple(grants)
+
+
+def allowed(logical_id: str, need: Need) -> bool:
+    """Whether one of the function's statements grants the action on that resource (or, for services
+    whose resource the request does not name here, on any resource of its own)."""
+    return any(
+        need.action in actions and (need.resource == "*" or need.resource in resources)
+        for actions, resources in _grants(logical_id)
+    )
+
+
+@cache
+def function_of_folder(folder: str) -> str | None:
+    for logical_id, resource in load_template()["Resources"].items():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            code_uri = str(resource.get("Properties", {}).get("CodeUri", "")).strip("/")
+            if code_uri.split("/")[-1] == folder:
+                return str(logical_id)
+    return None
+
+
+@contextmanager
+def recording() -> Iterator[list[Need]]:
+    """The AWS calls made inside the block, as the permissions they need."""
+    original = BaseClient._make_api_call
+    seen: list[Need] = []
+
+    def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        seen.extend(needs(self.meta.service_model.service_name, operation, params))
+        return original(self, operation, params)
+
+    BaseClient._make_api_call = record
+    try:
+        yield seen
+    finally:
+        BaseClient._make_api_call = original
+
+
+def assert_allowed(folder: str, seen: list[Need]) -> None:
+    logical_id = function_of_folder(folder)
+    if logical_id is None:
+        return
+    record = os.environ.get("ACT3_IAM_RECORD")  # a file: list what each function used, check nothing
+    if record:
+        with open(record, "a") as out:
+            out.writelines(f"{logical_id} {n.action} {n.resource}\n" for n in seen)
+        return
+    missing = sorted({f"{n.action} on {n.resource}" for n in seen if not allowed(logical_id, n)})
+    assert not missing, f"{logical_id}'s policy in template.yaml does not allow: {missing}"
