@@ -93,3 +93,16 @@ def test_the_served_openapi_holds_for_every_operation(
                 assert mode is GenerationMode.NEGATIVE, operation.label
     assert calls > 0
     assert not failures, "\n\n".join(failures[:10])
+
+
+def test_docs_is_swagger_ui_served_offline(product_stack: StackProcess) -> None:
+    page = product_stack.request("GET", "/docs")
+    assert page.status == 200 and b"SwaggerUIBundle" in page.body and b"/openapi.json" in page.body
+    assert b"http://" not in page.body and b"https://" not in page.body  # nothing fetched from elsewhere
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
+        served = product_stack.request("GET", asset)
+        assert served.status == 200 and len(served.body) > 10_000, asset
+    assert product_stack.request("GET", "/docs/assets/../../template.yaml").status == 404
+    doc = product_stack.request("GET", "/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"  # the Authorize button
+    assert doc["servers"][0]["url"] == product_stack.api  # try-it-out goes to this stack
