@@ -48,5 +48,10 @@ def invoke(name: str, event: dict[str, Any]) -> Reply:
 
 
 def call(name: str, event: dict[str, Any]) -> Any:
-    """A non-HTTP function (S3, SQS, schedule): its plain result."""
-    return load(name).lambda_handler(event, FakeLambdaContext(function_name=name))
+    """A non-HTTP function (S3, SQS, schedule): its plain result (its AWS calls checked as invoke's)."""
+    from tests.support.iam import assert_allowed, recording
+
+    with recording() as seen:
+        result = load(name).lambda_handler(event, FakeLambdaContext(function_name=name))
+    assert_allowed(name, seen)
+    return result

@@ -43,10 +43,24 @@ class Need:
     resource: str  # a symbolic resource: "BillingTable", "BillingTable/index/gsi1", "*"
 
 
+# API operations whose IAM action has another name.
+_ACTION_OF = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:DeleteObjects": "s3:DeleteObject",
+    "s3:HeadBucket": "s3:ListBucket",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sesv2:SendEmail": "ses:SendEmail",
+}
+
+
 def needs(service: str, operation: str, params: dict[str, Any]) -> list[Need]:
     prefix = _SERVICE_PREFIX.get(service, service)
     if service != "dynamodb":
-        return [Need(f"{prefix}:{operation}", "*")]
+        action = f"{prefix}:{operation}"
+        return [Need(_ACTION_OF.get(f"{service}:{operation}", _ACTION_OF.get(action, action)), "*")]
     if operation == "TransactWriteItems":
         found: list[Need] = []
         for item in params.get("TransactItems", []):

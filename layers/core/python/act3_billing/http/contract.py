@@ -16,6 +16,7 @@ makes it true to the API's own rules, the same for every route (so a route added
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -82,16 +83,25 @@ def add_problems(operation: dict[str, Any], codes: Iterable[str]) -> None:
     """List `codes` (merged with what is there) under their statuses as problem+json responses."""
     responses = operation.setdefault("responses", {})
     by_status: dict[int, set[str]] = {}
+    notes: dict[int, str] = {}
     for status_text, existing in responses.items():
-        known = existing.get("x-codes") if isinstance(existing, dict) else None
-        if known:
-            by_status.setdefault(int(status_text), set()).update(known)
+        if not status_text.isdigit() or int(status_text) < 400 or not isinstance(existing, dict):
+            continue
+        status = int(status_text)
+        known = existing.get("x-codes")
+        if not known:  # declared by hand on the route (`responses=`): the codes its description names
+            prose = str(existing.get("description", ""))
+            known = [w for w in re.findall(r"[a-z][a-z_]+", prose) if STATUS_BY_CODE.get(w) == status]
+            if prose and not set(prose.replace(",", " ").split()) <= set(known):
+                notes[status] = prose
+        by_status.setdefault(status, set()).update(known)
     for code in codes:
         by_status.setdefault(STATUS_BY_CODE[code], set()).add(code)
     for status, status_codes in sorted(by_status.items()):
         ordered = sorted(status_codes)
+        listed = ", ".join(f"`{c}`" for c in ordered)
         response: dict[str, Any] = {
-            "description": ", ".join(f"`{c}`" for c in ordered),
+            "description": f"{listed}: {notes[status]}" if status in notes else listed,
             "x-codes": ordered,
             "content": {
                 "application/problem+json": {
@@ -111,8 +121,9 @@ def add_problems(operation: dict[str, Any], codes: Iterable[str]) -> None:
 
 def _prose(func: Any) -> tuple[str | None, str | None]:
     doc = inspect.getdoc(func) if func is not None else None
-    if not doc:
-        return None, None
+    if not doc:  # no docstring: the handler's name says what it does (create_media_deletion)
+        name = getattr(func, "__name__", "")
+        return (name.replace("_", " ").capitalize() or None), None
     first, _, rest = doc.partition("\n")
     return first.strip().rstrip("."), rest.strip() or None
 
