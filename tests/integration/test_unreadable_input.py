@@ -140,3 +140,14 @@ def test_a_null_role_is_refused(store: BillingStore) -> None:
     reply = invoke("members", event)
     assert (reply.status, reply.code) == (422, "validation_error"), reply.body
     assert table_items() == before
+
+
+@pytest.mark.parametrize("part", ["key", "org_id"])
+def test_an_asset_path_that_is_not_unicode_is_not_found(store: BillingStore, part: str) -> None:
+    """Found by the contract fuzzing after the storage work: the assets function re-encodes its greedy
+    key into the path before routing, and a lone surrogate there answered 500."""
+    org = new_org(store)
+    event = http_event("asset_get", org_id=org.org_id, user=org.viewer)
+    event["pathParameters"][part] = "\ud800"
+    reply = invoke("assets", event)
+    assert (reply.status, reply.code) == (404, "not_found"), reply.body
