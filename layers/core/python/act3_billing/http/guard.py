@@ -122,6 +122,11 @@ def _text_values(where: str, values: Any) -> None:
                 ) from None
 
 
+def check_text(where: str, values: Any) -> None:
+    """`Refused` unless `values` (headers, query parameters) maps text to text, all valid Unicode."""
+    _text_values(where, values)
+
+
 def is_json_media_type(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
