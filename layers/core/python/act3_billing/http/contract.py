@@ -56,7 +56,10 @@ def problems(*codes: str) -> dict[str, Any]:
     unknown = [c for c in codes if c not in STATUS_BY_CODE]
     if unknown:
         raise ValueError(f"no status for problem codes {unknown}; add them to STATUS_BY_CODE")
-    return {EXTENSION: sorted(set(codes))}
+    found = set(codes)
+    if "generation_disabled" in found:
+        found.add("trial_expired")  # the same refusal, for a trial past its end (TrialExpired)
+    return {EXTENSION: sorted(found)}
 
 
 def shape_codes(method: str, operation: dict[str, Any]) -> set[str]:
