@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from botocore.client import BaseClient
+from botocore.signers import RequestSigner, S3PostPresigner
 
 from tests.support.template import load_template
 
@@ -142,11 +143,28 @@ def recording() -> Iterator[list[Need]]:
         seen.extend(needs(self.meta.service_model.service_name, operation, params))
         return original(self, operation, params)
 
+    # A presigned URL or POST is used later, by someone else, with this function's permissions: the
+    # operation it signs is a call the function makes as far as IAM is concerned.
+    original_url = RequestSigner.generate_presigned_url
+    original_post = S3PostPresigner.generate_presigned_post
+
+    def presign_url(self: Any, request_dict: Any, operation_name: str, *args: Any, **kwargs: Any) -> Any:
+        seen.extend(needs(str(self._signing_name), operation_name, {}))
+        return original_url(self, request_dict, operation_name, *args, **kwargs)
+
+    def presign_post(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.extend(needs("s3", "PutObject", {}))
+        return original_post(self, *args, **kwargs)
+
     BaseClient._make_api_call = record
+    RequestSigner.generate_presigned_url = presign_url
+    S3PostPresigner.generate_presigned_post = presign_post
     try:
         yield seen
     finally:
         BaseClient._make_api_call = original
+        RequestSigner.generate_presigned_url = original_url
+        S3PostPresigner.generate_presigned_post = original_post
 
 
 def assert_allowed(folder: str, seen: list[Need]) -> None:
