@@ -39,7 +39,7 @@ def _context() -> services.Context:
     "/orgs/<org_id>/payment-methods/setup-intent",
     status_code=201,
     summary="Start saving a card: a SetupIntent's client secret for Stripe.js",
-    openapi_extensions=problems("forbidden_role", "payment_provider_unavailable"),
+    openapi_extensions=problems("forbidden_role", "payment_refused", "payment_provider_unavailable"),
 )
 def create_setup_intent(
     org_id: str, request: SetupIntentRequest, idempotency_key: IdempotencyKey = None
@@ -53,7 +53,7 @@ def create_setup_intent(
 @app.get(
     "/orgs/<org_id>/payment-methods",
     summary="The org's saved cards, the default one marked",
-    openapi_extensions=problems("forbidden_role", "payment_provider_unavailable"),
+    openapi_extensions=problems("forbidden_role", "payment_refused", "payment_provider_unavailable"),
 )
 def list_payment_methods(org_id: str) -> PaymentMethodsOut:
     found = billing_account.payment_methods(_context(), runtime.payments(), runtime.gateway(), org_id)
@@ -104,7 +104,7 @@ def billing_portal(
 @app.get(
     "/orgs/<org_id>/tax-ids",
     summary="The org's tax ids, as Stripe verified them",
-    openapi_extensions=problems("forbidden_role", "payment_provider_unavailable"),
+    openapi_extensions=problems("forbidden_role", "payment_refused", "payment_provider_unavailable"),
 )
 def list_tax_ids(org_id: str) -> TaxIdsOut:
     return TaxIdsOut.model_validate(
@@ -149,7 +149,7 @@ def remove_tax_id(org_id: str, tax_id: str) -> Response[None]:
 @app.get(
     "/orgs/<org_id>/invoices",
     summary="The org's invoices, newest first, with their PDF links",
-    openapi_extensions=problems("forbidden_role", "payment_provider_unavailable"),
+    openapi_extensions=problems("forbidden_role", "payment_refused", "payment_provider_unavailable"),
 )
 def list_invoices(org_id: str, limit: Annotated[int, Query(ge=1, le=100)] = 24) -> InvoicesOut:
     found = billing_account.invoices(_context(), runtime.payments(), runtime.gateway(), org_id, limit)

@@ -98,7 +98,11 @@ def change_plan(
     "/orgs/<org_id>/subscription/cancel",
     summary="Cancel at the period's end; the org is archived then",
     openapi_extensions=problems(
-        "forbidden_role", "wallet_not_found", "no_subscription", "payment_provider_unavailable"
+        "forbidden_role",
+        "wallet_not_found",
+        "no_subscription",
+        "payment_refused",
+        "payment_provider_unavailable",
     ),
 )
 def cancel(
