@@ -178,6 +178,7 @@ def test_a_signed_event_while_the_database_fails_is_503_with_retry_after_and_cha
 ) -> None:
     """Stripe retries any answer but 2xx; the answer says why and when, instead of a 500."""
     from tests.integration.test_unavailable import FAULTS, dynamodb_failing
+    from tests.support.stripe_events import post
 
     org = new_org(store)
     event = stripe_event("customer_created", ids={"cus_REPLACE": "cus_webhook503"})
@@ -185,7 +186,7 @@ def test_a_signed_event_while_the_database_fails_is_503_with_retry_after_and_cha
     before = table_items()
     for name, fault in FAULTS.items():
         with dynamodb_failing(fault) as tried:
-            reply = deliver(event)
+            reply = post(event)
         assert tried, name
         assert (reply.status, reply.code) == (503, "unavailable"), (name, reply.body)
         assert reply.headers["retry-after"].isdigit()
