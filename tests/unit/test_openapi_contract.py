@@ -69,6 +69,12 @@ def test_every_refusal_is_a_documented_problem(
         ("POST", "/orgs/{org_id}/refunds", "functions/refunds/", 201),
         ("POST", "/orgs/{org_id}/transfers", "functions/transfers/", 201),
         ("DELETE", "/orgs/{org_id}/members/{user_id}", "functions/members/", 204),
+        ("POST", "/orgs/{org_id}/credit-packs", "functions/credit_packs/", 201),
+        ("POST", "/orgs/{org_id}/subscription", "functions/subscription/", 201),
+        ("POST", "/orgs/{org_id}/subscription/plan", "functions/subscription/", 200),
+        ("POST", "/orgs/{org_id}/tax-ids", "functions/billing_account/", 201),
+        ("DELETE", "/orgs/{org_id}/tax-ids/{tax_id}", "functions/billing_account/", 204),
+        ("DELETE", "/orgs/{org_id}/payment-methods/{payment_method_id}", "functions/billing_account/", 204),
     ],
 )
 def test_success_statuses_are_the_real_ones(method: str, path: str, code_uri: str, status: int) -> None:
