@@ -9,6 +9,7 @@ the test that needed more, a route added later is covered by its own tests, with
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,14 +134,42 @@ def function_of_folder(folder: str) -> str | None:
     return None
 
 
+_recordings = threading.local()  # per thread: the recordings open on it, innermost last
+
+
+def _open_here() -> list[list[Need]]:
+    if not hasattr(_recordings, "stack"):
+        _recordings.stack = []
+    return _recordings.stack  # type: ignore[no-any-return]
+
+
 @contextmanager
 def recording() -> Iterator[list[Need]]:
-    """The AWS calls made inside the block, as the permissions they need."""
+    """The AWS calls made inside the block, as the permissions they need.
+
+    Only the handler's own calls count: those on this thread while this is its innermost recording (a
+    handler invoked inside another, say a webhook a test server answers, records its own), and those of
+    threads this thread starts inside the block (a handler's thread pool). Other threads' calls at the
+    same time (a test harness serving a stand-in, and the threads it starts) are not the handler's."""
     original = BaseClient._make_api_call
+    original_start = threading.Thread.start
     seen: list[Need] = []
+    here = threading.get_ident()
+
+    def start(thread: threading.Thread) -> None:
+        thread._act3_started_by = threading.get_ident()  # type: ignore[attr-defined]
+        original_start(thread)
+
+    def mine() -> bool:
+        if threading.get_ident() == here:
+            open_here = _open_here()
+            return bool(open_here) and open_here[-1] is seen
+        started_by = getattr(threading.current_thread(), "_act3_started_by", None)
+        return started_by == here and not _open_here()
 
     def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        seen.extend(needs(self.meta.service_model.service_name, operation, params))
+        if mine():
+            seen.extend(needs(self.meta.service_model.service_name, operation, params))
         return original(self, operation, params)
 
     # A presigned URL or POST is used later, by someone else, with this function's permissions: the
@@ -149,20 +178,27 @@ def recording() -> Iterator[list[Need]]:
     original_post = S3PostPresigner.generate_presigned_post
 
     def presign_url(self: Any, request_dict: Any, operation_name: str, *args: Any, **kwargs: Any) -> Any:
-        seen.extend(needs(str(self._signing_name), operation_name, {}))
+        if mine():
+            seen.extend(needs(str(self._signing_name), operation_name, {}))
         return original_url(self, request_dict, operation_name, *args, **kwargs)
 
     def presign_post(self: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.extend(needs("s3", "PutObject", {}))
+        if mine():
+            seen.extend(needs("s3", "PutObject", {}))
         return original_post(self, *args, **kwargs)
 
     BaseClient._make_api_call = record
+    threading.Thread.start = start  # type: ignore[method-assign, assignment]
     RequestSigner.generate_presigned_url = presign_url
     S3PostPresigner.generate_presigned_post = presign_post
+    _open_here().append(seen)
     try:
         yield seen
     finally:
+        open_here = _open_here()
+        del open_here[next(i for i, s in enumerate(open_here) if s is seen)]
         BaseClient._make_api_call = original
+        threading.Thread.start = original_start  # type: ignore[method-assign]
         RequestSigner.generate_presigned_url = original_url
         S3PostPresigner.generate_presigned_post = original_post
 
