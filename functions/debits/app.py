@@ -31,6 +31,7 @@ app = make_resolver()
         "wallet_not_found",
         "quote_expired",
         "quote_used",
+        "already_refunded",
     ),
 )
 def create_debit(

@@ -82,7 +82,9 @@ def extend_hold(
 @app.post(
     "/orgs/<org_id>/holds/<hold_id>/capture",
     summary="Charge what the job used from its hold, in stages; `final` releases the rest",
-    openapi_extensions=problems("forbidden_role", "hold_not_open", "hold_expired", "capture_exceeds_hold"),
+    openapi_extensions=problems(
+        "forbidden_role", "hold_not_open", "hold_expired", "capture_exceeds_hold", "already_refunded"
+    ),
 )
 def capture_hold(
     org_id: str, hold_id: str, request: CaptureRequest, idempotency_key: IdempotencyKey = None
