@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, services
 from act3_billing.http.api import caller, make_resolver
-from act3_billing.http.contract import problems
 from act3_billing.http.models import BalanceResponse
 from act3_billing.observability import logger
 
@@ -18,7 +17,6 @@ app = make_resolver()
 @app.get(
     "/orgs/<org_id>/balance",
     summary="The meters: monthly allowance, bank lots, grants, packs, held and spendable credits",
-    openapi_extensions=problems("wallet_not_found"),
 )
 def get_balance(org_id: str) -> BalanceResponse:
     ctx = services.context(runtime.store(), caller(app), runtime.now())

@@ -32,7 +32,6 @@ def _context() -> services.Context:
     summary="Buy a one-time credit pack: with the card on file, or through a Stripe Checkout page",
     openapi_extensions=problems(
         "forbidden_role",
-        "wallet_not_found",
         "generation_disabled",
         "trial_expired",
         "pack_unavailable",

@@ -28,7 +28,6 @@ app = make_resolver()
         "generation_disabled",
         "insufficient_credits",
         "member_limit_exceeded",
-        "wallet_not_found",
         "quote_expired",
         "quote_used",
         "already_refunded",

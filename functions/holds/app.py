@@ -45,7 +45,6 @@ def _usage() -> usage.PrincipalContext:
         "generation_disabled",
         "insufficient_credits",
         "member_limit_exceeded",
-        "wallet_not_found",
         "quote_expired",
         "quote_used",
     ),

@@ -79,6 +79,7 @@ def resend_invite(org_id: str, invite_id: str) -> InviteOut:
         "invite_email_mismatch",
         "email_not_verified",
         "linkedin_sso_required",
+        "forbidden_scope",
         "already_member",
         "member_limit_exceeded",
     ),

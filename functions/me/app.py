@@ -18,7 +18,7 @@ app = make_resolver()
 @app.get(
     "/me",
     summary="The caller's organizations and roles (the personal org is made on first sign-in)",
-    openapi_extensions=problems("wallet_not_found"),
+    openapi_extensions=problems("forbidden_scope"),
 )
 def get_me() -> MeResponse:
     ctx = organizations.org_context(runtime.store(), runtime.orgs(), caller(app), runtime.now())

@@ -20,9 +20,7 @@ app = make_resolver()
     "/orgs/<org_id>/quotes",
     status_code=201,
     summary="Price a job and keep the quote for 15 minutes; an unaffordable quote carries the options",
-    openapi_extensions=problems(
-        "forbidden_role", "shared_credits_disabled", "generation_disabled", "wallet_not_found"
-    ),
+    openapi_extensions=problems("forbidden_role", "shared_credits_disabled", "generation_disabled"),
 )
 def create_quote(org_id: str, request: QuoteRequest) -> Response[QuoteResponse]:
     ctx = services.context(runtime.store(), caller(app), runtime.now())

@@ -27,7 +27,7 @@ def files() -> StatementFiles:
 @app.get(
     "/orgs/<org_id>/statements/<cycle>",
     summary="The month's usage statement as a PDF (a download link valid for a short while)",
-    openapi_extensions=problems("forbidden_role", "wallet_not_found"),
+    openapi_extensions=problems("forbidden_role"),
 )
 def get_statement(org_id: str, cycle: str) -> StatementOut:
     ctx = services.context(runtime.store(), caller(app), runtime.now())

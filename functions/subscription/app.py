@@ -30,7 +30,7 @@ def _context() -> services.Context:
 @app.get(
     "/orgs/<org_id>/subscription",
     summary="The org's subscription: plan, period, pending change, next invoice",
-    openapi_extensions=problems("forbidden_role", "wallet_not_found"),
+    openapi_extensions=problems("forbidden_role"),
 )
 def get_subscription(org_id: str) -> SubscriptionOut:
     return SubscriptionOut.model_validate(subscriptions.get(_context(), runtime.payments(), org_id))
@@ -42,7 +42,6 @@ def get_subscription(org_id: str) -> SubscriptionOut:
     summary="Subscribe to a paid plan: with a saved card, or through a Stripe Checkout page",
     openapi_extensions=problems(
         "forbidden_role",
-        "wallet_not_found",
         "subscription_exists",
         "plan_not_purchasable",
         "payment_refused",
@@ -72,7 +71,6 @@ def subscribe(
     summary="Change plan: an upgrade now (prorated), a downgrade at the period's end",
     openapi_extensions=problems(
         "forbidden_role",
-        "wallet_not_found",
         "no_subscription",
         "same_plan",
         "plan_not_purchasable",
@@ -99,7 +97,6 @@ def change_plan(
     summary="Cancel at the period's end; the org is archived then",
     openapi_extensions=problems(
         "forbidden_role",
-        "wallet_not_found",
         "no_subscription",
         "payment_refused",
         "payment_provider_unavailable",

@@ -22,9 +22,7 @@ app = make_resolver()
     "/orgs/<org_id>/transfers",
     status_code=201,
     summary="Move credits to another organization the caller also owns",
-    openapi_extensions=problems(
-        "forbidden_role", "generation_disabled", "insufficient_credits", "same_org", "wallet_not_found"
-    ),
+    openapi_extensions=problems("forbidden_role", "generation_disabled", "insufficient_credits", "same_org"),
 )
 def create_transfer(
     org_id: str,

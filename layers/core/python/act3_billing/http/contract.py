@@ -4,7 +4,8 @@ Powertools generates each function's document from its routes and pydantic model
 makes it true to the API's own rules, the same for every route (so a route added later is covered):
 - every refusal a route can give is listed under its status, as `application/problem+json` with the
   `code`s it carries: the ones that follow from the route's shape (every route: `validation_error`; a
-  POST/PUT/PATCH: `malformed_json`, `unsupported_media_type`; an id in the path: `not_found`; an
+  POST/PUT/PATCH: `malformed_json`, `unsupported_media_type`; an id in the path: `not_found` and
+  `forbidden_scope` (a member's token on a machine's route or the other way round); an
   `Idempotency-Key`: `idempotency_key_required`, `idempotency_key_reuse`, `conflict`; every route:
   `unavailable` with `Retry-After`) and the domain's own, declared on the route with
   `openapi_extensions=problems(...)`;
@@ -70,7 +71,8 @@ def shape_codes(method: str, operation: dict[str, Any]) -> set[str]:
     if operation.get("requestBody") or method in ("post", "put", "patch"):
         codes |= {"malformed_json", "unsupported_media_type"}
     if any(p.get("in") == "path" for p in parameters):
-        codes.add("not_found")
+        # an org's route: a member's or a machine's, each refused the other's (forbidden_scope)
+        codes |= {"not_found", "forbidden_scope"}
     if any(_is_idempotency_key(p) for p in parameters):
         codes |= {"idempotency_key_required", "idempotency_key_reuse", "conflict"}
     if operation.get("security"):
