@@ -4,7 +4,8 @@ Every operation of /openapi.json (so every route of the template, including ones
 positive and negative cases; each answer must not be a 5xx and must match what the document says:
 its status is listed, its content type and schema are the listed ones, its headers too. Cases go
 to the seeded demo studio most of the time (so they reach the domain, not only 404s), rotating the
-caller through owner, billing, creator and viewer. `ACT3_SCHEMATHESIS_EXAMPLES` (default 6) sets
+caller through owner, billing, creator, viewer and the machine identities (usage meter, billing
+operations). `ACT3_SCHEMATHESIS_EXAMPLES` (default 6) sets
 the examples per operation and mode.
 """
 
@@ -29,6 +30,8 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 
+from act3_local.auth import machine_clients
+from act3_local.template import load_yaml
 from tests.e2e.stack_process import StackProcess
 
 EXAMPLES = int(os.environ.get("ACT3_SCHEMATHESIS_EXAMPLES", "6"))
@@ -70,7 +73,11 @@ def test_the_served_openapi_holds_for_every_operation(
 ) -> None:
     schema = schemathesis.openapi.from_url(product_stack.api + "/openapi.json")
     members = sorted(demo["members"], key=lambda m: m["role"])
-    tokens = itertools.cycle([m["token"] for m in members])
+    # every principal: the members by role and the machine identities (their client-credentials tokens)
+    clients = machine_clients(load_yaml(product_stack.template))
+    machines = [product_stack.client_token(name) for name in clients]
+    assert machines, "the template declares machine identities (issue 9)"
+    tokens = itertools.cycle([m["token"] for m in members] + machines)
     known = {"org_id": [demo["org_id"]], "user_id": [m["sub"] for m in members]}
     failures: list[str] = []
     calls = 0

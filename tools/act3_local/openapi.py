@@ -46,6 +46,23 @@ def _resolver_schema(module: Any) -> dict[str, Any] | None:
     return schema
 
 
+# The JWT authorizer's 403 when the token carries none of the route's AuthorizationScopes (a member's
+# token on a machine's route, or the other way round), in API Gateway's shape, beside the handler's own.
+GATEWAY_FORBIDDEN: dict[str, Any] = {
+    "schema": {
+        "type": "object",
+        "properties": {"message": {"type": "string", "examples": ["Forbidden"]}},
+    }
+}
+
+
+def _gateway_forbidden(responses: dict[str, Any]) -> None:
+    forbidden = responses.setdefault("403", {"description": ""})
+    forbidden.setdefault("content", {})["application/json"] = GATEWAY_FORBIDDEN
+    note = 'the gateway\'s `{"message": "Forbidden"}` when the token has none of the route\'s scopes'
+    forbidden["description"] = "; ".join(d for d in (forbidden.get("description"), note) if d)
+
+
 def build(runtime: Runtime, routes: list[Route], server_url: str) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
@@ -109,5 +126,7 @@ def build(runtime: Runtime, routes: list[Route], server_url: str) -> dict[str, A
             if route.auth:
                 operation.setdefault("security", [{"jwt": route.scopes}])
                 operation.setdefault("responses", {})["401"] = UNAUTHORIZED
+                if route.scopes:
+                    _gateway_forbidden(operation["responses"])
     doc["paths"] = dict(sorted(doc["paths"].items()))
     return doc
