@@ -9,7 +9,11 @@ VENV_STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM_CLI_VERSION := 1.170.0
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
-SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam
+# checkov pins its own dependencies (boto3 among them): its own virtualenv, like the SAM CLI's
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 PY_SOURCES := layers/core/python/act3_billing functions tools tests
 
 # `make token EMAIL=a@b.c IDP=linkedin NAME="Ann"`, `make clock ARGS="advance 31d"`
@@ -25,6 +29,7 @@ TOKEN_OPTS := $(LOCAL_OPTS) $(if $(CLIENT),--client "$(CLIENT)") $(if $(SCOPE),-
 
 .PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock inventory clean stripe-sync
 .PHONY: browser web-deploy
+.PHONY: checkov infra-tools infra bench-smoke
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,8 +45,8 @@ venv: $(VENV_STAMP) ## create .venv with the dev dependencies and the packages (
 ddb: venv ## fetch and verify DynamoDB Local into .local/vendor (and Java 17 if missing)
 	@$(BIN)/python -m act3_local.dynamodb_local install >&2
 
-test: venv ddb browser ## everything: lint, types, cfn-lint, then all tests incl. emulator and browser tests
-	$(MAKE) --no-print-directory lint typecheck cfn-lint
+test: venv ddb browser ## everything: lint, types, cfn-lint, infra checks, then all tests incl. emulator and browser tests
+	$(MAKE) --no-print-directory lint typecheck cfn-lint infra bench-smoke
 	$(BIN)/pytest -q
 
 lint: venv ## ruff check + ruff format --check
@@ -72,19 +77,42 @@ browser: venv ## Debian's chromium for the browser tests (apt-get when missing)
 web-deploy: venv ## upload web/ and its config.json to the deployed stack, invalidate CloudFront (STACK=, LINKEDIN=1, STRIPE_PK=pk_…)
 	$(BIN)/python -m act3_web deploy --stack "$(or $(STACK),act3-billing)" $(if $(LINKEDIN),--linkedin) $(if $(STRIPE_PK),--stripe-publishable-key "$(STRIPE_PK)")
 
-bench: venv ddb ## benchmarks (tests/bench)
+bench: venv ddb ## benchmarks (tests/bench); exits non-zero when one of its correctness checks fails
 	@$(BIN)/python -m tests.bench
 
+bench-smoke: venv ddb ## a small bench run (CI): every measurement once, every correctness check
+	@$(BIN)/python -m tests.bench --smoke > /dev/null
+
+# The tool virtualenvs are made once per machine (a stamp per version) and kept by `make clean`.
 $(SAM_STAMP):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install -q "aws-sam-cli==$(SAM_CLI_VERSION)"
+	$(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check "aws-sam-cli==$(SAM_CLI_VERSION)"
 	@touch $@
 
-build: $(SAM_STAMP) ## sam build (SAM CLI in its own .venv-sam; needs python3.13 on PATH)
-	$(SAM) build
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	@touch $@
+
+infra-tools: ## the SAM CLI and checkov virtualenvs (installed side by side, once)
+	@$(MAKE) --no-print-directory -j2 $(SAM_STAMP) $(CHECKOV_STAMP)
+
+build: venv ## deployable artifacts in .aws-sam/build for python3.13/arm64 (no Docker, no python3.13), size-checked
+	@mkdir -p .aws-sam
+	$(BIN)/python -m act3_local.build template.yaml --out .aws-sam/build > .aws-sam/build-report.json \
+		|| { cat .aws-sam/build-report.json; exit 1; }
+	@$(BIN)/python -c "import json; r = json.load(open('.aws-sam/build-report.json')); \
+		print('build: .aws-sam/build/template.yaml,', len(r['functions']), 'functions,', \
+		', '.join(f'{k} {v[\"zipped_mb\"]} MB zipped / {v[\"unzipped_mb\"]} MB' for k, v in r['layers'].items()))"
 
 validate: $(SAM_STAMP) ## sam validate --lint
 	$(SAM) validate --lint
+
+checkov: venv $(CHECKOV_STAMP) ## checkov on template.yaml: 0 failed (skips carry their reason in the template)
+	$(BIN)/python -m act3_local.checkov template.yaml --checkov $(CHECKOV_VENV)/bin/checkov
+
+infra: infra-tools ## make build, sam validate --lint and checkov (what CI runs on the template)
+	$(MAKE) --no-print-directory build validate checkov
 
 run: venv ddb ## the local stack: API on http://127.0.0.1:3000 over embedded emulators
 	$(BIN)/python -m act3_local run $(LOCAL_OPTS)

@@ -40,7 +40,11 @@ def _one_segment(event: dict[str, Any]) -> dict[str, Any]:
     params = event.get("pathParameters") or {}
     org_id, key = params.get("org_id"), params.get("key")
     if org_id and key:
-        event = {**event, "rawPath": f"/orgs/{quote(org_id, safe='')}/assets/{quote(key, safe='')}"}
+        try:
+            raw_path = f"/orgs/{quote(org_id, safe='')}/assets/{quote(key, safe='')}"
+        except UnicodeEncodeError:
+            return event  # not text any path can hold (a lone surrogate): the resolver's guard refuses it
+        event = {**event, "rawPath": raw_path}
     return event
 
 

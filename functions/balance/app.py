@@ -14,7 +14,10 @@ from act3_billing.observability import logger
 app = make_resolver()
 
 
-@app.get("/orgs/<org_id>/balance")
+@app.get(
+    "/orgs/<org_id>/balance",
+    summary="The meters: monthly allowance, bank lots, grants, packs, held and spendable credits",
+)
 def get_balance(org_id: str) -> BalanceResponse:
     ctx = services.context(runtime.store(), caller(app), runtime.now())
     view = services.balance(ctx, org_id)

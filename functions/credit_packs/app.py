@@ -14,6 +14,7 @@ from act3_billing import packs, runtime, services
 from act3_billing.catalog import live_catalog
 from act3_billing.config import settings
 from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing.http.contract import problems
 from act3_billing.http.money_models import BuyPackRequest, PackPurchaseOut, PackPurchasesOut
 from act3_billing.observability import logger, metrics
 
@@ -25,7 +26,19 @@ def _context() -> services.Context:
     return dataclasses.replace(ctx, catalog=live_catalog(runtime.payments()))
 
 
-@app.post("/orgs/<org_id>/credit-packs")
+@app.post(
+    "/orgs/<org_id>/credit-packs",
+    status_code=201,
+    summary="Buy a one-time credit pack: with the card on file, or through a Stripe Checkout page",
+    openapi_extensions=problems(
+        "forbidden_role",
+        "generation_disabled",
+        "trial_expired",
+        "pack_unavailable",
+        "payment_refused",
+        "payment_provider_unavailable",
+    ),
+)
 def buy_pack(
     org_id: str,
     request: BuyPackRequest,
@@ -49,7 +62,11 @@ def buy_pack(
     return outcome(result.body, result.replayed)
 
 
-@app.get("/orgs/<org_id>/credit-packs")
+@app.get(
+    "/orgs/<org_id>/credit-packs",
+    summary="The org's pack purchases, pending ones too",
+    openapi_extensions=problems("forbidden_role"),
+)
 def list_packs(org_id: str) -> PackPurchasesOut:
     ctx = services.context(runtime.store(), caller(app), runtime.now())
     return PackPurchasesOut.model_validate(packs.list_purchases(ctx, runtime.payments(), org_id))

@@ -11,13 +11,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, usage
 from act3_billing.http.api import make_resolver, outcome, principal
+from act3_billing.http.contract import problems
 from act3_billing.http.models import DebitRequest, DebitResponse
 from act3_billing.observability import logger, metrics
 
 app = make_resolver()
 
 
-@app.post("/orgs/<org_id>/debits")
+@app.post(
+    "/orgs/<org_id>/debits",
+    status_code=201,
+    summary="Spend credits for finished usage, priced from a quote or from the job's metrics",
+    openapi_extensions=problems(
+        "forbidden_role",
+        "shared_credits_disabled",
+        "generation_disabled",
+        "insufficient_credits",
+        "member_limit_exceeded",
+        "quote_expired",
+        "quote_used",
+        "already_refunded",
+    ),
+)
 def create_debit(
     org_id: str,
     request: DebitRequest,

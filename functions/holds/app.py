@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, services, usage
 from act3_billing.http.api import caller, make_resolver, outcome, principal
+from act3_billing.http.contract import problems
 from act3_billing.http.models import (
     CaptureRequest,
     ExtendRequest,
@@ -34,7 +35,20 @@ def _usage() -> usage.PrincipalContext:
     return usage.context(runtime.store(), principal(app), runtime.now())
 
 
-@app.post("/orgs/<org_id>/holds")
+@app.post(
+    "/orgs/<org_id>/holds",
+    status_code=201,
+    summary="Reserve credits for a long job (by credits, a quote or usage)",
+    openapi_extensions=problems(
+        "forbidden_role",
+        "shared_credits_disabled",
+        "generation_disabled",
+        "insufficient_credits",
+        "member_limit_exceeded",
+        "quote_expired",
+        "quote_used",
+    ),
+)
 def create_hold(
     org_id: str, request: HoldRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[HoldResponse]:
@@ -44,7 +58,19 @@ def create_hold(
     return outcome(result.body, result.replayed)
 
 
-@app.post("/orgs/<org_id>/holds/<hold_id>/extend")
+@app.post(
+    "/orgs/<org_id>/holds/<hold_id>/extend",
+    summary="Add credits to an open hold or push back its expiry",
+    openapi_extensions=problems(
+        "forbidden_role",
+        "shared_credits_disabled",
+        "generation_disabled",
+        "insufficient_credits",
+        "member_limit_exceeded",
+        "hold_not_open",
+        "hold_expired",
+    ),
+)
 def extend_hold(
     org_id: str, hold_id: str, request: ExtendRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[HoldResponse]:
@@ -52,7 +78,13 @@ def extend_hold(
     return outcome(result.body, result.replayed, status=200)
 
 
-@app.post("/orgs/<org_id>/holds/<hold_id>/capture")
+@app.post(
+    "/orgs/<org_id>/holds/<hold_id>/capture",
+    summary="Charge what the job used from its hold, in stages; `final` releases the rest",
+    openapi_extensions=problems(
+        "forbidden_role", "hold_not_open", "hold_expired", "capture_exceeds_hold", "already_refunded"
+    ),
+)
 def capture_hold(
     org_id: str, hold_id: str, request: CaptureRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[SettleResponse]:
@@ -62,7 +94,11 @@ def capture_hold(
     return outcome(result.body, result.replayed, status=200)
 
 
-@app.post("/orgs/<org_id>/holds/<hold_id>/release")
+@app.post(
+    "/orgs/<org_id>/holds/<hold_id>/release",
+    summary="Give a hold's remaining credits back",
+    openapi_extensions=problems("forbidden_role", "hold_not_open"),
+)
 def release_hold(
     org_id: str, hold_id: str, request: ReleaseRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[SettleResponse]:

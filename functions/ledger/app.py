@@ -18,7 +18,10 @@ from act3_billing.observability import logger
 app = make_resolver()
 
 
-@app.get("/orgs/<org_id>/ledger")
+@app.get(
+    "/orgs/<org_id>/ledger",
+    summary="The org's append-only ledger, newest first, paginated and filterable",
+)
 def get_ledger(
     org_id: str,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

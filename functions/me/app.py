@@ -8,13 +8,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import organizations, runtime
 from act3_billing.http.api import caller, make_resolver
+from act3_billing.http.contract import problems
 from act3_billing.http.models import MeResponse
 from act3_billing.observability import logger
 
 app = make_resolver()
 
 
-@app.get("/me")
+@app.get(
+    "/me",
+    summary="The caller's organizations and roles (the personal org is made on first sign-in)",
+    openapi_extensions=problems("forbidden_scope"),
+)
 def get_me() -> MeResponse:
     ctx = organizations.org_context(runtime.store(), runtime.orgs(), caller(app), runtime.now())
     return organizations.me(ctx)

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from act3_billing import operations, runtime, usage
 from act3_billing.http.api import make_resolver, outcome, principal
 from act3_billing.http.entitlement_models import ContractRequest, ContractResponse
+from act3_billing.http.contract import problems
 from act3_billing.http.operations import AdjustmentRequest, AdjustmentResponse, GrantRequest, GrantResponse
 from act3_billing.http.problems import documented
 from act3_billing.observability import logger, metrics
@@ -26,7 +27,12 @@ def _context() -> usage.PrincipalContext:
     return usage.context(runtime.store(), principal(app), runtime.now())
 
 
-@app.post("/orgs/<org_id>/grants")
+@app.post(
+    "/orgs/<org_id>/grants",
+    status_code=201,
+    summary="Grant credits (promotional with a label and expiry, education in bundles): billing operations",
+    openapi_extensions=problems("forbidden_role"),
+)
 def create_grant(
     org_id: str, request: GrantRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[GrantResponse]:
@@ -36,7 +42,12 @@ def create_grant(
     return outcome(result.body, result.replayed)
 
 
-@app.post("/orgs/<org_id>/adjustments")
+@app.post(
+    "/orgs/<org_id>/adjustments",
+    status_code=201,
+    summary="A signed adjustment with its reason (a negative one never overdraws): billing operations",
+    openapi_extensions=problems("forbidden_role", "insufficient_credits"),
+)
 def create_adjustment(
     org_id: str, request: AdjustmentRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[AdjustmentResponse]:

@@ -14,7 +14,7 @@ from act3_billing.observability import logger
 app = make_resolver()
 
 
-@app.get("/plans")
+@app.get("/plans", summary="The plan catalog: prices, monthly credits, rollover caps and the upgrade order")
 def list_plans() -> PlansResponse:
     # The live catalog (synced from Stripe), the built-in one where Stripe says nothing. Imported on the
     # first request, so the cold start stays as it was.

@@ -11,13 +11,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, usage
 from act3_billing.http.api import make_resolver, outcome, principal
+from act3_billing.http.contract import problems
 from act3_billing.http.models import RefundRequest, RefundResponse
 from act3_billing.observability import logger, metrics
 
 app = make_resolver()
 
 
-@app.post("/orgs/<org_id>/refunds")
+@app.post(
+    "/orgs/<org_id>/refunds",
+    status_code=201,
+    summary="Give back what a failed or cancelled job was charged, once",
+    openapi_extensions=problems("forbidden_role", "nothing_to_refund", "already_refunded"),
+)
 def create_refund(
     org_id: str,
     request: RefundRequest,

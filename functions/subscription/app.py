@@ -13,6 +13,7 @@ from act3_billing import runtime, services, subscriptions
 from act3_billing.catalog import live_catalog
 from act3_billing.config import settings
 from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing.http.contract import problems
 from act3_billing.http.money_models import CancelRequest, ChangePlanRequest, SubscribeRequest, SubscriptionOut
 from act3_billing.observability import logger, metrics
 
@@ -26,12 +27,27 @@ def _context() -> services.Context:
     return dataclasses.replace(ctx, catalog=live_catalog(runtime.payments()))
 
 
-@app.get("/orgs/<org_id>/subscription")
+@app.get(
+    "/orgs/<org_id>/subscription",
+    summary="The org's subscription: plan, period, pending change, next invoice",
+    openapi_extensions=problems("forbidden_role"),
+)
 def get_subscription(org_id: str) -> SubscriptionOut:
     return SubscriptionOut.model_validate(subscriptions.get(_context(), runtime.payments(), org_id))
 
 
-@app.post("/orgs/<org_id>/subscription")
+@app.post(
+    "/orgs/<org_id>/subscription",
+    status_code=201,
+    summary="Subscribe to a paid plan: with a saved card, or through a Stripe Checkout page",
+    openapi_extensions=problems(
+        "forbidden_role",
+        "subscription_exists",
+        "plan_not_purchasable",
+        "payment_refused",
+        "payment_provider_unavailable",
+    ),
+)
 def subscribe(
     org_id: str, request: SubscribeRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[SubscriptionOut]:
@@ -50,7 +66,18 @@ def subscribe(
     return outcome(result.body, result.replayed)
 
 
-@app.post("/orgs/<org_id>/subscription/plan")
+@app.post(
+    "/orgs/<org_id>/subscription/plan",
+    summary="Change plan: an upgrade now (prorated), a downgrade at the period's end",
+    openapi_extensions=problems(
+        "forbidden_role",
+        "no_subscription",
+        "same_plan",
+        "plan_not_purchasable",
+        "payment_refused",
+        "payment_provider_unavailable",
+    ),
+)
 def change_plan(
     org_id: str, request: ChangePlanRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[SubscriptionOut]:
@@ -65,7 +92,16 @@ def change_plan(
     return outcome(result.body, result.replayed, status=200)
 
 
-@app.post("/orgs/<org_id>/subscription/cancel")
+@app.post(
+    "/orgs/<org_id>/subscription/cancel",
+    summary="Cancel at the period's end; the org is archived then",
+    openapi_extensions=problems(
+        "forbidden_role",
+        "no_subscription",
+        "payment_refused",
+        "payment_provider_unavailable",
+    ),
+)
 def cancel(
     org_id: str, request: CancelRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[SubscriptionOut]:

@@ -11,13 +11,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import organizations, runtime, services
 from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing.http.contract import problems
 from act3_billing.http.models import TransferRequest, TransferResponse
 from act3_billing.observability import logger, metrics
 
 app = make_resolver()
 
 
-@app.post("/orgs/<org_id>/transfers")
+@app.post(
+    "/orgs/<org_id>/transfers",
+    status_code=201,
+    summary="Move credits to another organization the caller also owns",
+    openapi_extensions=problems("forbidden_role", "generation_disabled", "insufficient_credits", "same_org"),
+)
 def create_transfer(
     org_id: str,
     request: TransferRequest,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from act3_local import dynamodb_local
-from tests.bench import cycles, entitlements, init, store
+from tests.bench import capacity, cycles, entitlements, init, store
 from tests.bench.counting import RequestCounter
 
 # Printed first, in this order; the details follow.
@@ -35,6 +35,12 @@ HEADLINE = (
     "raw_conditional_updates_per_s",
     "hot_org_ratio",
     "hot_org_ratio_vs_raw_transaction",
+    "realistic_requests_per_debit",
+    "realistic_ms_per_debit",
+    "wcu_per_debit",
+    "wcu_per_debit_realistic",
+    "org_ceiling_debits_per_s",
+    "checks",
     "init_ms",
     "boto3_import_ms",
     "init_ratio",
@@ -80,7 +86,18 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rollover-workers", type=int, default=16, help="parallel workers of that run")
     parser.add_argument("--skip-rollover", action="store_true", help="leave out the cycle benchmarks")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every measurement and correctness check once, on small counts, no cold-import timings (CI)",
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.debits, args.threads, args.per_thread, args.warmup, args.rounds = 20, 4, 10, 2, 1
+        args.inventory_lines, args.inventory_orgs = 5_000, 20
+        args.skip_init = True
+        args.rollover_sample, args.rollover_orgs, args.rollover_workers = 20, 200, 4
+    return args
 
 
 def _dummy_aws_env() -> None:
@@ -138,6 +155,17 @@ def store_benchmarks(args: argparse.Namespace, result: dict[str, Any]) -> None:
                     bench.store, counter, args.rollover_sample, args.rollover_orgs, args.rollover_workers
                 )
             )
+
+        log(f"realistic: {args.debits} debits, a member with a monthly limit, two instances alternating")
+        real = capacity.realistic(bench, args.debits)
+        result["realistic"] = real
+        result["realistic_requests_per_debit"] = real["requests_per_debit"]
+        result["realistic_ms_per_debit"] = real["ms_per_debit"]
+        best = capacity.best_case_units(bench)
+        result["capacity_best_case"] = best
+        result["wcu_per_debit"] = best["wcu_per_debit"]
+        result["wcu_per_debit_realistic"] = real["capacity"]["wcu_per_debit"]
+        result["org_ceiling_debits_per_s"] = real["capacity"]["org_ceiling_debits_per_s"]
     counter.uninstall()
     if not counter.clients:
         raise RuntimeError("no DynamoDB client was hooked: the request counts are meaningless")
@@ -181,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         from tests.bench import inventory
 
         report = inventory.measure(args.inventory_lines, args.inventory_orgs, log)
-        if report["first_org_bytes"] != report["first_org_bytes_expected"]:
-            raise RuntimeError(f"the inventory reconciled wrong counters: {report}")
+        result["inventory_counters_ok"] = report["first_org_bytes"] == report["first_org_bytes_expected"]
         result["inventory_lines_per_s"] = report.pop("lines_per_s")
         result["inventory_read_lines_per_s"] = report.pop("read_lines_per_s")
         result["inventory_peak_rss_mb"] = report.pop("peak_rss_mb")
@@ -190,9 +217,32 @@ def main(argv: list[str] | None = None) -> int:
         result["inventory"] = report
     result["machine"]["load_average_at_end"] = _load()
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
+    result["checks"] = correctness(result)
     ordered = {k: result[k] for k in HEADLINE if k in result}
     print(json.dumps(ordered | result, indent=2))
+    failed = [name for name, ok in result["checks"].items() if not ok]
+    if failed:
+        log(f"FAILED correctness checks: {', '.join(failed)}")
+        return 1
     return 0
+
+
+def correctness(result: dict[str, Any]) -> dict[str, bool]:
+    """What must hold whatever the speed: balances add up, nothing failed, no request was unexpected."""
+    hot_outcomes = result.get("hot_org_outcomes", {})
+    return {
+        "fast_path_one_transaction_per_debit": result.get("requests_per_debit_fast_path") == 1.0
+        and not result["fast_path"]["unexpected_requests"],
+        "multi_lot_only_transactions": not result["multi_lot"]["unexpected_requests"],
+        "multi_lot_draws_from_two_or_more_lots": min(map(int, result["multi_lot"]["lots_per_debit"])) >= 2,
+        "hot_org_balance": bool(result.get("hot_org_balance_ok")),
+        "hot_org_every_debit_succeeded": set(hot_outcomes) == {"ok"},
+        "raw_transaction_balance": bool(result.get("raw_transaction_balance_ok")),
+        "realistic_balance": bool(result["realistic"]["balance_ok"]),
+        "realistic_member_spent": bool(result["realistic"]["member_spent_ok"]),
+        "wcu_counted": result.get("wcu_per_debit", 0) >= 2 * 5,  # five items, 2 WCU per started KB each
+        "inventory_counters": bool(result.get("inventory_counters_ok", True)),
+    }
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ from tests.integration.conftest import MovableClock
 from tests.support.calls import capture, debit, hold
 from tests.support.cycles import FakeQueue, schedule_event, sqs_event
 from tests.support.events import http_event
-from tests.support.functions import invoke, load
-from tests.support.lambda_context import FakeLambdaContext
+from tests.support.functions import call, invoke
 from tests.support.wallets import T0, add_lot, new_org
 
 DEC_1 = T0 + timedelta(days=30)  # new_org's first cycle ends here (T0 is 2026-11-01)
@@ -35,10 +34,10 @@ def grants_of(store: BillingStore, org_id: str, cycle_id: str) -> list[int]:
 def run_schedule(clock: MovableClock, job: str = "cycles") -> dict[str, object]:
     """The schedule fires: the scheduler fans out, the worker takes the whole batch."""
     queue = FakeQueue()
-    load("cycle_scheduler").lambda_handler(schedule_event(job), FakeLambdaContext(), queue=queue)
+    call("cycle_scheduler", schedule_event(job), queue=queue)
     if not queue.messages:
         return {"batchItemFailures": []}
-    return dict(load("cycle_worker").lambda_handler(sqs_event(queue.messages), FakeLambdaContext()))
+    return dict(call("cycle_worker", sqs_event(queue.messages)))
 
 
 @pytest.fixture
@@ -312,7 +311,7 @@ def test_the_worker_reports_only_the_failed_messages(store: BillingStore, clock:
     event = sqs_event(
         [{"job": "cycle", "org_id": org.org_id}, {"job": "cycle"}, {"job": "nope", "org_id": "x"}]
     )
-    answer = load("cycle_worker").lambda_handler(event, FakeLambdaContext())
+    answer = call("cycle_worker", event)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
     assert store.wallet(org.org_id).cycle_start == DEC_1
 
@@ -322,6 +321,31 @@ def test_the_scheduler_enqueues_only_due_orgs(store: BillingStore, clock: Movabl
     later = new_org(store, plan_id="starter_trial", monthly=800, cap=1_600, now=T0 + timedelta(days=10))
     clock.now = DEC_1 + timedelta(minutes=1)
     queue = FakeQueue()
-    load("cycle_scheduler").lambda_handler(schedule_event("cycles"), FakeLambdaContext(), queue=queue)
+    call("cycle_scheduler", schedule_event("cycles"), queue=queue)
     orgs = {m["org_id"] for m in queue.messages}
     assert due.org_id in orgs and later.org_id not in orgs
+
+
+def test_the_scheduler_sends_to_its_sqs_queue(
+    store: BillingStore, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real queue client on moto's SQS: the batch send is a call its policy must allow (checked)."""
+    import json
+
+    import boto3
+
+    from act3_billing.config import settings
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="act3-cycles-test")["QueueUrl"]
+    monkeypatch.setenv("CYCLE_QUEUE_URL", url)
+    settings.cache_clear()
+    due = new_org(store, plan_id="starter_trial", monthly=800, cap=1_600)
+    clock.now = DEC_1 + timedelta(minutes=1)
+    try:
+        answer = call("cycle_scheduler", schedule_event("cycles"))
+    finally:
+        settings.cache_clear()
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert answer["enqueued"] == len(received) >= 1
+    assert due.org_id in {json.loads(m["Body"]).get("org_id") for m in received}

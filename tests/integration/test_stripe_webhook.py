@@ -141,3 +141,54 @@ def test_product_and_price_events_make_the_live_catalog_that_get_plans_serves(
     plans = {p["id"]: p for p in invoke("plans", http_event("plans_list", user=None)).body["plans"]}
     assert (plans["creator"]["price_cents"], plans["creator"]["monthly_credits"]) == (3900, 36000)
     assert plans["studio"]["price_cents"] == 9900  # Stripe said nothing about it: the built-in default
+
+
+_ANY_TEXT = st.text(st.characters(codec=None), max_size=60)  # lone surrogates too
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    body=st.one_of(st.none(), _ANY_TEXT, st.binary(max_size=60).map(lambda b: b.hex())),
+    base64_flag=st.booleans(),
+    headers=st.dictionaries(_ANY_TEXT, st.one_of(st.none(), _ANY_TEXT), max_size=4),
+    method=st.sampled_from(["POST", "GET", "PUT", "DELETE", ""]),
+)
+def test_any_function_url_request_without_a_valid_signature_is_400_never_500(
+    body: str | None, base64_flag: bool, headers: dict[str, str | None], method: str
+) -> None:
+    """The whole function-URL event is input: a body that is not base64 or not UTF-8, headers that are
+    not text, any method. Each is 400 invalid_signature (the guard's refusals included)."""
+    import copy
+
+    from tests.support.functions import invoke
+    from tests.support.stripe_events import _load
+
+    event = copy.deepcopy(_load("url/stripe_webhook.json"))
+    event.update(body=body, isBase64Encoded=base64_flag, headers=headers)
+    event["requestContext"]["http"]["method"] = method
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+        reply = invoke("stripe_webhook", event)
+    assert (reply.status, reply.code) == (400, "invalid_signature"), reply.body
+    assert reply.headers["content-type"] == "application/problem+json"
+
+
+def test_a_signed_event_while_the_database_fails_is_503_with_retry_after_and_changes_nothing(
+    money: FakeStripe, store: BillingStore
+) -> None:
+    """Stripe retries any answer but 2xx; the answer says why and when, instead of a 500."""
+    from tests.integration.test_unavailable import FAULTS, dynamodb_failing
+    from tests.support.stripe_events import post
+
+    org = new_org(store)
+    event = stripe_event("customer_created", ids={"cus_REPLACE": "cus_webhook503"})
+    event["data"]["object"]["metadata"] = {"act3_org": org.org_id}
+    before = table_items()
+    for name, fault in FAULTS.items():
+        with dynamodb_failing(fault) as tried:
+            reply = post(event)
+        assert tried, name
+        assert (reply.status, reply.code) == (503, "unavailable"), (name, reply.body)
+        assert reply.headers["retry-after"].isdigit()
+        assert table_items() == before
+    assert deliver(event).status == 200  # Stripe's retry, once the table answers

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from .lambdas import Runtime
@@ -19,6 +18,24 @@ log = logging.getLogger("act3_local")
 
 TITLE = "ACT 3 AI credit billing API (local)"
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+DESCRIPTION = (
+    "Every error is `application/problem+json` with a stable `code`; each operation lists the codes it "
+    "can answer under their statuses. To try it here: `make -s token EMAIL=owner@studio.example` (after "
+    "`make seed`), then **Authorize** with that token and **Try it out** against this stack."
+)
+# The JWT authorizer answers before any handler runs, in API Gateway's own shape.
+UNAUTHORIZED: dict[str, Any] = {
+    "description": "Missing, expired or invalid bearer token (the JWT authorizer's answer)",
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"message": {"type": "string", "examples": ["Unauthorized"]}},
+            }
+        }
+    },
+}
 
 
 def _resolver_schema(module: Any) -> dict[str, Any] | None:
@@ -29,10 +46,27 @@ def _resolver_schema(module: Any) -> dict[str, Any] | None:
     return schema
 
 
+# The JWT authorizer's 403 when the token carries none of the route's AuthorizationScopes (a member's
+# token on a machine's route, or the other way round), in API Gateway's shape, beside the handler's own.
+GATEWAY_FORBIDDEN: dict[str, Any] = {
+    "schema": {
+        "type": "object",
+        "properties": {"message": {"type": "string", "examples": ["Forbidden"]}},
+    }
+}
+
+
+def _gateway_forbidden(responses: dict[str, Any]) -> None:
+    forbidden = responses.setdefault("403", {"description": ""})
+    forbidden.setdefault("content", {})["application/json"] = GATEWAY_FORBIDDEN
+    note = 'the gateway\'s `{"message": "Forbidden"}` when the token has none of the route\'s scopes'
+    forbidden["description"] = "; ".join(d for d in (forbidden.get("description"), note) if d)
+
+
 def build(runtime: Runtime, routes: list[Route], server_url: str) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
-        "info": {"title": TITLE, "version": "local"},
+        "info": {"title": TITLE, "version": "local", "description": DESCRIPTION},
         "servers": [{"url": server_url}],
         "paths": {},
         "components": {
@@ -91,11 +125,8 @@ def build(runtime: Runtime, routes: list[Route], server_url: str) -> dict[str, A
             )
             if route.auth:
                 operation.setdefault("security", [{"jwt": route.scopes}])
-                operation.setdefault("responses", {}).setdefault(
-                    "401", {"description": "Missing, expired or invalid bearer token (JWT authorizer)"}
-                )
+                operation.setdefault("responses", {})["401"] = UNAUTHORIZED
+                if route.scopes:
+                    _gateway_forbidden(operation["responses"])
     doc["paths"] = dict(sorted(doc["paths"].items()))
     return doc
-
-
-DOCS_HTML = (Path(__file__).parent / "docs.html").read_text()

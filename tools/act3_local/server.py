@@ -2,7 +2,7 @@
 
 Served paths, in order:
 - ``/auth/.well-known/{jwks.json,openid-configuration}`` — the local issuer;
-- ``/openapi.json``, ``/docs`` — the merged OpenAPI document and an offline page rendering it;
+- ``/openapi.json``, ``/docs`` — the merged OpenAPI document and Swagger UI over it (offline);
 - ``/_url/<FunctionLogicalId>/…`` — each function URL of the template (Lambda function-URL events);
 - ``/_local/…`` — the stack's own controls (tick, status), for the CLI, behind a token from stack.json;
 - ``/config.json``, ``POST /auth/local/sign-in`` — the web app's settings and its local sign-in;
@@ -22,10 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import events as ev
+from . import swagger
 from .auth import Issuer, Unauthorized, claims_as_api_gateway, scopes_allow, scopes_of
 from .clock import Clock
 from .lambdas import FunctionError, Runtime
-from .openapi import DOCS_HTML, build
+from .openapi import build
 from .routing import Router
 from .template import Stack
 from .webapp import SIGN_IN_PATH, config, sign_in, static
@@ -79,12 +80,19 @@ class Api:
             return ev.HttpResponse.json(200, self.openapi()), "openapi"
         if path in ("/docs", "/docs/") and request.method in ("GET", "HEAD"):
             return ev.HttpResponse(
-                200, [("content-type", "text/html; charset=utf-8")], DOCS_HTML.encode()
+                200, [("content-type", "text/html; charset=utf-8")], swagger.PAGE.encode()
             ), "docs"
         if path == "/config.json" and request.method in ("GET", "HEAD"):
             return ev.HttpResponse.json(200, config(self.issuer, self.stripe_js)), "web"
         if path == SIGN_IN_PATH and request.method == "POST":
             return sign_in(self.issuer, request.body), "web"
+        if path.startswith(swagger.PREFIX) and request.method in ("GET", "HEAD"):
+            found = swagger.asset(path)
+            if found is None:
+                return ev.HttpResponse.json(404, {"message": "Not Found"}), "docs"
+            body, content_type = found
+            headers = [("content-type", content_type), ("cache-control", "max-age=86400")]
+            return ev.HttpResponse(200, headers, body), "docs"
         if path.startswith(URL_PREFIX):
             return self._function_url(request)
         if path.startswith("/_local/"):

@@ -108,8 +108,11 @@ def static(
     if "\x00" in path or not path.startswith("/"):
         return None
     base = root.resolve()
-    target = (base / path.lstrip("/")).resolve()
-    if not target.is_relative_to(base) or not target.is_file():
+    try:
+        target = (base / path.lstrip("/")).resolve()
+        if not target.is_relative_to(base) or not target.is_file():
+            return None
+    except (OSError, ValueError):  # a name too long for the file system, say: no such file
         return None
     content_type = (
         _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"

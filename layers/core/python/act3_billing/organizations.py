@@ -151,7 +151,7 @@ def remove_member(ctx: OrgContext, org_id: str, user_id: str) -> None:
 
 def change_settings(ctx: OrgContext, org_id: str, patch: m.SettingsPatch) -> m.SettingsOut:
     ctx.require(org_id, Permission.MANAGE_MEMBERS)
-    toggles = {Role(role): on for role, on in patch.shared_credits.model_dump(exclude_unset=True).items()}
+    toggles = {Role(role): on for role, on in patch.shared_credits.model_dump(exclude_none=True).items()}
     org = ctx.orgs.set_shared_credits(org_id, toggles)
     return m.SettingsOut(org_id=org_id, shared_credits={r.value: v for r, v in org.shared_credits.items()})
 

@@ -349,10 +349,15 @@ def quote(ctx: Context, org_id: str, request: m.QuoteRequest) -> m.QuoteResponse
 
 
 def quoted_credits(quote_id: str) -> int:
+    """The price a quote id claims: only a hint for the write, whose condition is the stored quote's
+    own price. A suffix that no quote could carry (not ASCII digits, out of range) is simply unknown."""
     head, _, tail = quote_id.rpartition("-")
-    if not head or not tail.isdigit():
+    if not head or not tail.isascii() or not tail.isdigit() or len(tail) > len(str(m.MAX_CREDITS)):
         raise NotFound(f"quote {quote_id} not found")
-    return int(tail)
+    credits = int(tail)
+    if not 1 <= credits <= m.MAX_CREDITS:
+        raise NotFound(f"quote {quote_id} not found")
+    return credits
 
 
 def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | None) -> Outcome:

@@ -2,24 +2,60 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from act3_billing.domain.errors import DomainError
 from act3_billing.domain.principals import Service
+from act3_billing.http import guard
 from act3_billing.http.caller import Caller, principal_from_claims
-from act3_billing.http.problems import from_domain, problem
+from act3_billing.http.problems import RETRY_AFTER_SECONDS, from_domain, problem
 from act3_billing.observability import logger
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
+class Resolver(APIGatewayHttpResolver):
+    """Powertools' resolver behind `guard`: what cannot be read is refused before any parser runs."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            guard.check(event)
+        except guard.Refused as refused:
+            return _proxy_problem(refused.code, refused.title, refused.detail)
+        return super().resolve(event, context)
+
+    def get_openapi_json_schema(self, **kwargs: Any) -> str:
+        """Powertools' document made true to the contract (statuses, problems, headers, prose)."""
+        from act3_billing.http import contract
+
+        doc = json.loads(super().get_openapi_json_schema(**kwargs))
+        routes = contract.handlers_of(self._static_routes + self._dynamic_routes)
+        return json.dumps(contract.document(doc, routes))
+
+
+def _proxy_problem(code: str, title: str, detail: str) -> dict[str, Any]:
+    """A problem as the Lambda proxy answer, for refusals made before the resolver has an event."""
+    answer = problem(code, title, detail)
+    return {
+        "statusCode": answer.status_code,
+        "headers": {"Content-Type": "application/problem+json"},
+        "body": answer.body if isinstance(answer.body, str) else json.dumps(answer.body),
+        "isBase64Encoded": False,
+    }
+
+
 def make_resolver() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = Resolver(enable_validation=True, json_body_deserializer=guard.loads)
 
     def known_ids_only(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """An id in the path that no id could ever look like is simply not found (never a 500)."""
@@ -37,15 +73,30 @@ def make_resolver() -> APIGatewayHttpResolver:
             logger.warning("store unavailable", extra={"detail": error.detail})
         return from_domain(error)
 
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        """DynamoDB (or the network to it) failing is 503 and retryable; anything else is a bug."""
+        from act3_billing.store.faults import is_unavailable
+
+        if not is_unavailable(error):
+            raise error
+        logger.warning("store unavailable", extra={"error": repr(error)[:500]})
+        return problem(
+            "unavailable",
+            "Temporarily unavailable, retry with the same Idempotency-Key",
+            f"the database did not answer; nothing was changed, retry in {RETRY_AFTER_SECONDS} s",
+        )
+
+    @app.exception_handler(guard.Refused)
+    def _refused(refused: guard.Refused) -> Response[str]:
+        return problem(refused.code, refused.title, refused.detail)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media(_: RequestUnsupportedContentType) -> Response[str]:
+        return problem("unsupported_media_type", "Send JSON", "the body must be application/json")
+
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[str]:
-        content_type = app.current_event.headers.get("content-type") or ""
-        if app.current_event.body and "json" not in content_type:
-            return problem(
-                "unsupported_media_type",
-                "Send JSON",
-                f"the body must be application/json (got '{content_type or 'no Content-Type'}')",
-            )
         errors = [_clean(e) for e in error.errors()]
         if any(e["type"] == "json_invalid" for e in errors):
             return problem(

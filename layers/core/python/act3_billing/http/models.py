@@ -40,6 +40,9 @@ class UsageIn(_In):
 
 
 class QuoteRequest(_In):
+    """What a job will use; the answer is its price in credits, held for 15 minutes."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"usage": {"shots": {"Q3": 10}}}]})
     usage: UsageIn
     job_id: Id | None = None
 
@@ -48,6 +51,14 @@ class DebitRequest(_In):
     """A member debits at a quote's binding price (`quote_id`); the usage meter debits finished usage by
     its metrics (`usage`, or a quote) on behalf of `member_id`, the member who started the job."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"job_id": "render-42", "quote_id": "qt_01JD5Z8Q7N3V2W4X6Y8Z0A1B2C-80"},
+                {"job_id": "render-42", "usage": {"shots": {"Q1": 1}}, "member_id": "user-1"},
+            ]
+        }
+    )
     job_id: Id
     quote_id: Id | None = None
     usage: UsageIn | None = None
@@ -63,6 +74,9 @@ class DebitRequest(_In):
 
 
 class HoldRequest(_In):
+    """A reservation for a long job: a number of credits, a quote, or usage to price."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"job_id": "render-42", "credits": 500}]})
     job_id: Id | None = None
     credits: Credits | None = None
     quote_id: Id | None = None
@@ -77,6 +91,9 @@ class HoldRequest(_In):
 
 
 class ExtendRequest(_In):
+    """More credits for an open hold and/or a later expiry."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"credits": 100, "expires_in_seconds": 3600}]})
     credits: Annotated[int, Field(ge=0, le=MAX_CREDITS, strict=True)] = 0
     expires_in_seconds: Annotated[int, Field(ge=60, le=7 * 86400, strict=True)] | None = None
 
@@ -88,6 +105,9 @@ class ExtendRequest(_In):
 
 
 class CaptureRequest(_In):
+    """What the job used since the last capture; `final` closes the hold."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"credits": 360, "final": True}]})
     credits: Annotated[int, Field(ge=0, le=MAX_CREDITS, strict=True)]
     final: bool = Field(False, description="release whatever the hold still holds after this capture")
 
@@ -99,10 +119,18 @@ class CaptureRequest(_In):
 
 
 class ReleaseRequest(_In):
+    """Give the rest of a hold back (the reason goes to the ledger)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "render cancelled"}]})
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
 class RefundRequest(_In):
+    """The job whose charges go back to the lots they came from."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"job_id": "render-42", "reason": "GPU failure"}]}
+    )
     job_id: Id
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
     member_id: Id | None = Field(None, description="the member who started the job (recorded in the ledger)")
@@ -288,8 +316,16 @@ class PlansResponse(BaseModel):
 # ---- organizations ---------------------------------------------------------------------------
 
 RoleName = Literal["owner", "billing", "creator", "viewer"]
+# What SES delivers to: an ASCII local part (RFC 5322 atext and dots) at a domain of ASCII labels
+# (an internationalized domain in its punycode form). Anything else could only fail at sending.
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$",
+    ),
 ]
 
 
@@ -334,6 +370,8 @@ class MemberPatch(_In):
     def _something(self) -> MemberPatch:
         if not self.model_fields_set:
             raise ValueError("send role, may_spend_override and/or monthly_limit")
+        if "role" in self.model_fields_set and self.role is None:
+            raise ValueError("role cannot be null (every member has one)")
         if "role" in self.model_fields_set and self.role is None:
             raise ValueError("role cannot be null")
         return self

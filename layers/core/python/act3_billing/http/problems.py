@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 PROBLEM_TYPE_BASE = "https://docs.act3.ai/problems/"
+RETRY_AFTER_SECONDS = 1
 
 STATUS_BY_CODE: dict[str, int] = {
     "malformed_json": 400,
@@ -87,6 +88,7 @@ def problem(code: str, title: str, detail: str, *, status: int | None = None, **
         status_code=status,
         content_type="application/problem+json",
         body=json.dumps(body, default=str),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None,
     )
 
 
