@@ -296,8 +296,8 @@ def _check_refunds(entries: list[_Entry], jobs: Mapping[str, Mapping[str, Any]],
             )
     for job_id, item in jobs.items():
         stored: dict[str, int] = defaultdict(int)
-        for charge in item.get("charges") or []:
-            stored[str(charge["lot"])] += _int(charge["n"])
+        for lot, n, _, _ in _job_charges(item):
+            stored[lot] += n
         if dict(stored) != {k: v for k, v in charged.get(job_id, {}).items() if v}:
             replay.flag(
                 "job_charges",
@@ -307,6 +307,19 @@ def _check_refunds(entries: list[_Entry], jobs: Mapping[str, Mapping[str, Any]],
             replay.flag("job_charges", f"job {job_id} is marked refunded with no refund entry")
     for job_id in refunded - set(jobs):
         replay.flag("job_charges", f"job {job_id} refunded with no charge record")
+
+
+def _job_charges(item: Mapping[str, Any]) -> list[tuple[str, int, str | None, str | None]]:
+    """A job record's charges as (lot, credits, spender, cycle): the added-up map `charged` (keys are
+    `lot␟by␟cycle`, joined by U+001F), and the per-charge list `charges` of records made before it."""
+    out = [
+        (str(c["lot"]), _int(c["n"]), c.get("by") or None, c.get("cycle") or None)
+        for c in item.get("charges") or []
+    ]
+    for key, n in (item.get("charged") or {}).items():
+        lot, by, cycle = str(key).split("\x1f")
+        out.append((str(lot), _int(n), by or None, cycle or None))
+    return out
 
 
 def _check_holds(entries: list[_Entry], holds: Sequence[Mapping[str, Any]], replay: _Replay) -> None:
@@ -354,9 +367,9 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
             expected[e.actor] += e.amount
         if e.type is EntryType.REFUND and e.job_id:
             # A refund gives the job's charges back to whoever spent them in this cycle (SPEC §12).
-            for charge in items.jobs.get(e.job_id, {}).get("charges") or []:
-                if charge.get("by") and charge.get("cycle") == cycle_id:
-                    expected[str(charge["by"])] -= _int(charge["n"])
+            for _, n, by, cycle in _job_charges(items.jobs.get(e.job_id, {})):
+                if by and cycle == cycle_id:
+                    expected[by] -= n
         hold = holds.get(e.hold_id or "")
         if hold is None or hold.get("cycle_id") != cycle_id:
             continue

@@ -155,3 +155,9 @@ class ForbiddenScope(DomainError):
 
     code = "forbidden_scope"
     title = "Your client's scopes do not allow this"
+
+
+# DynamoDB's limits (issue 11).
+class TooManyLots(DomainError):
+    code = "too_many_lots"
+    title = "The organization holds too many credit lots to add another; spend or transfer some first"

@@ -68,6 +68,9 @@ STATUS_BY_CODE |= {
     "payment_provider_unavailable": 503,
 }
 
+# DynamoDB's limits (issue 11).
+STATUS_BY_CODE |= {"too_many_lots": 409}
+
 
 def problem(code: str, title: str, detail: str, *, status: int | None = None, **extra: Any) -> Response[str]:
     status = status or STATUS_BY_CODE.get(code, 400)
