@@ -356,8 +356,7 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
     """Spent counters of the current cycle: debits and holds placed since the cycle began, less what
     releases gave back to holds counted in this cycle and what refunds gave back to its spenders."""
     cycle_id = str(items.wallet.get("cycle_id"))
-    monthly = f"monthly#{cycle_id}"
-    start = next((e.created_at for e in entries if e.lots.get(monthly, 0) > 0), None)
+    start = _cycle_began(entries, items, cycle_id)
     holds = {str(h["hold_id"]): h for h in items.holds}
     expected: dict[str, int] = defaultdict(int)
     for e in entries:
@@ -385,6 +384,24 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
                 "member_spent",
                 f"member {user}: counter {spent}, entries {expected.get(user, 0)} in {cycle_id}",
             )
+
+
+def _cycle_began(entries: list[_Entry], items: OrgItems, cycle_id: str) -> datetime | None:
+    """When the wallet entered the current cycle: the boundary's idempotency record (every boundary
+    writes one, answering with its `cycle_id`), even one that granted nothing (archive, or a paid plan
+    whose payment comes later); else, once that record is gone, the cycle's monthly grant."""
+    began = []
+    for record in items.idempotency.values():
+        try:
+            answer = json.loads(str(record.get("response") or "{}"))
+        except ValueError:
+            continue
+        if isinstance(answer, dict) and answer.get("cycle_id") == cycle_id and record.get("created_at"):
+            began.append(_time(record["created_at"]))
+    if began:
+        return min(began)
+    monthly = f"monthly#{cycle_id}"
+    return next((e.created_at for e in entries if e.lots.get(monthly, 0) > 0), None)
 
 
 def _answer_entries(response: Any) -> set[str]:

@@ -30,7 +30,6 @@ from act3_billing.store.models import JobItem, org_pk
 from act3_billing.store.records import plain
 from act3_billing.store.tx import Tx
 
-
 SEPARATOR = "\x1f"
 
 

@@ -35,7 +35,7 @@ from act3_billing.domain.errors import (
     WalletMissing,
 )
 from act3_billing.domain.holds import Hold, HoldStatus, slice_draws
-from act3_billing.domain.ids import new_id
+from act3_billing.domain.ids import new_id, new_ids
 from act3_billing.domain.ledger import EntryType, LedgerEntry, Reconciliation, reconcile
 from act3_billing.domain.lots import Lot, LotKind, Wallet, plan_draw
 from act3_billing.domain.orgs import MemberLimitExceeded
@@ -702,10 +702,11 @@ class BillingStore:
             wallet = self.wallet(org_id) if released_slice else None
             live, dead = _split_by_life(wallet, released_slice, now)
             entries: list[LedgerEntry] = []
+            ids = iter(new_ids("le", now, 3))  # capture, release, expiry: replayed in that order
             if capture:
                 entries.append(
                     LedgerEntry(
-                        new_id("le", now),
+                        next(ids),
                         org_id,
                         EntryType.CAPTURE,
                         capture,
@@ -721,7 +722,7 @@ class BillingStore:
             if rest:
                 entries.append(
                     LedgerEntry(
-                        new_id("le", now),
+                        next(ids),
                         org_id,
                         EntryType.RELEASE,
                         rest,
@@ -737,7 +738,7 @@ class BillingStore:
             if dead:
                 entries.append(
                     LedgerEntry(
-                        new_id("le", now),
+                        next(ids),
                         org_id,
                         EntryType.EXPIRE,
                         sum(dead.values()),
@@ -870,9 +871,10 @@ class BillingStore:
             total = sum(spent.values())
             wallet = self.wallet(org_id)
             live, dead = _split_by_life(wallet, spent, now)
+            ids = iter(new_ids("le", now, 2))  # the refund, then the expiry of what its dead lots got
             entries = [
                 LedgerEntry(
-                    new_id("le", now),
+                    next(ids),
                     org_id,
                     EntryType.REFUND,
                     total,
@@ -888,7 +890,7 @@ class BillingStore:
             if dead:
                 entries.append(
                     LedgerEntry(
-                        new_id("le", now),
+                        next(ids),
                         org_id,
                         EntryType.EXPIRE,
                         sum(dead.values()),
