@@ -28,18 +28,23 @@ def _number_size(raw: str) -> int:
 
 def value_size(value: dict[str, Any]) -> int:
     ((kind, inner),) = value.items()
-    sizes = {
-        "S": lambda: len(str(inner).encode()),
-        "N": lambda: _number_size(str(inner)),
-        "B": lambda: len(inner),
-        "BOOL": lambda: 1,
-        "NULL": lambda: 1,
-        "L": lambda: 3 + sum(1 + value_size(v) for v in inner),
-        "M": lambda: 3 + sum(1 + len(k.encode()) + value_size(v) for k, v in inner.items()),
-        "SS": lambda: sum(len(s.encode()) for s in inner),
-        "NS": lambda: sum(_number_size(n) for n in inner),
-    }
-    return int(sizes[kind]())
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        return _number_size(str(inner))
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + value_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + value_size(v) for k, v in inner.items())
+    if kind == "SS":
+        return sum(len(s.encode()) for s in inner)
+    if kind == "NS":
+        return sum(_number_size(n) for n in inner)
+    raise ValueError(f"unknown DynamoDB type {kind}")
 
 
 def item_size(item: dict[str, Any]) -> int:

@@ -43,7 +43,7 @@ def _wallet(lots: int) -> Wallet:
 def _expressions(actions: list[Action], condition: Condition) -> tuple[int, int]:
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
-    update = Update(*actions).serialize(names, values)
+    update = Update(*actions).serialize(names, values) or ""
     return len(update.encode()), len(condition.serialize(names, values).encode())
 
 
