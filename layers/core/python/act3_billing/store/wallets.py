@@ -4,8 +4,8 @@ Spending (debit, hold, extend) works from a cached view of the org's wallet and 
 transaction on what it relied on: the wallet's `lots_version` (no lot came, went or gained credits
 since the view) and `generation_enabled`, each lot it draws from still holding what it takes
 (store/lot_writes.py, which keeps the expressions small however many lots there are), the caller's
-membership and role, and the idempotency key being new. When the view is right — the common case — a debit costs
-one DynamoDB request; when a condition fails, the cancellation reasons say which one, and only a
+membership and role, and the idempotency key being new. When the view is right — the common case — a
+debit costs one DynamoDB request; when a condition fails, the cancellation reasons say which one, and only a
 stale wallet leads to a fresh read and another attempt.
 """
 
