@@ -202,43 +202,33 @@ def test_a_job_of_10000_charges_then_refunded(
     # Given a job charged 10,000 times: staged captures of its hold and debits, from 12 lots
     org = new_org(store, monthly=CHARGES)
     _years_of_lots(store, org, 11, credits=CHARGES // 10)
-    captures, holds = CHARGES // 2, 4
-    placed = [
-        store.place_hold(
+    captures = CHARGES // 2
+    hold = store.place_hold(
+        org.org_id,
+        actor=org.creator,
+        amount=captures,
+        job_id="feature-film",
+        expires_at=NOW + timedelta(days=5),
+        idem=Idem("hold", "hold", str(captures)),
+        now=NOW,
+    )
+    hold_id = str(hold.body["hold_id"])
+
+    def capture(n: int) -> None:
+        store.settle_hold(
             org.org_id,
             actor=org.creator,
-            amount=captures // holds,
-            job_id="feature-film",
-            expires_at=NOW + timedelta(days=5),
-            idem=Idem(f"hold-{h}", "hold", str(captures)),
+            hold_id=hold_id,
+            capture=1,
+            final=False,
+            idem=Idem(f"cap-{n}", "capture", str(n)),
             now=NOW,
-        ).body["hold_id"]
-        for h in range(holds)
-    ]
+        )
 
-    def stages(h: int) -> None:
-        """One hold of the job captured credit by credit (its own worker: the holds run side by side)."""
-        for n in range(captures // holds):
-            store.settle_hold(
-                org.org_id,
-                actor=org.creator,
-                hold_id=str(placed[h]),
-                capture=1,
-                final=False,
-                idem=Idem(f"cap-{h}-{n}", "capture", str(n)),
-                now=NOW,
-            )
-
-    def debits(w: int) -> None:
-        for n in range(w, CHARGES - captures, holds):
-            _debit(store, org, 3, "feature-film", f"d-{n}")
-
-    with ThreadPoolExecutor(max_workers=2 * holds) as pool:
-        for done in [
-            *(pool.submit(stages, h) for h in range(holds)),
-            *(pool.submit(debits, w) for w in range(holds)),
-        ]:
-            done.result()
+    for n in range(captures):
+        capture(n)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda n: _debit(store, org, 3, "feature-film", f"d-{n}"), range(CHARGES - captures)))
 
     # When the job is refunded
     refund = store.refund_job(
