@@ -42,7 +42,8 @@ from act3_billing import cycles
 from act3_billing.domain.audit import audit_org
 from act3_billing.domain.cycles import add_months
 from act3_billing.domain.errors import DomainError, GenerationDisabled, HoldExpired, InsufficientCredits
-from act3_billing.domain.lots import LotKind
+from act3_billing.domain.ledger import EntryType
+from act3_billing.domain.lots import Lot, LotKind
 from act3_billing.domain.roles import Role
 from act3_billing.store.audit import org_items
 from act3_billing.store.cycles import CycleStore
@@ -260,9 +261,7 @@ class Billing(RuleBasedStateMachine):
             generation_enabled=plan != "archive",
         )
         self.model.boundary(plan, start, end, now)
-        if self.model.debt and allowance:  # a paid cycle's allowance pays the debt first (invoice_paid)
-            DebtStore(self.store.connection, self.store).repay_from(self.org_id, f"monthly#c{cycle}", now)
-            self.model.repay(f"monthly#c{cycle}", now)
+        self.model.repay(f"monthly#c{cycle}", now)  # the new allowance pays the debt first, in the boundary
 
     @property
     def spending(self) -> bool:
@@ -303,11 +302,17 @@ class Billing(RuleBasedStateMachine):
         now = self.tick()
         kind = LotKind.PACK if pack else LotKind.GRANT
         expires = None if pack else now + timedelta(days=days)
-        lot = add_lot(self.store, self.org_id, kind, credits, expires_at=expires, now=now)
+        lot = f"{kind.value}#{uuid.uuid4().hex[:8]}"
+        self.store.add_lot(  # as a paid pack or a grant arrives: paying the debt first, in one transaction
+            self.org_id,
+            Lot(lot, kind, credits, credits, now, expires, "model"),
+            entry_type=EntryType.PACK_PURCHASE if pack else EntryType.GRANT,
+            idem=self.key("lot"),
+            now=now,
+            pay_debt=True,
+        )
         self.model.lots[lot] = ModelLot(kind, credits, expires, now)
-        if self.model.debt and pack:  # a paid pack pays the debt first (packs.paid)
-            DebtStore(self.store.connection, self.store).repay_from(self.org_id, lot, now)
-            self.model.repay(lot, now)
+        self.model.repay(lot, now)
         return f"{lot}|{credits}" if pack else ""
 
     @rule(pack=consumes(packs))
@@ -325,6 +330,7 @@ class Billing(RuleBasedStateMachine):
             now=now,
             memo="refunded",
         )
+        assert out is not None
         lot = self.model.lots.get(lot_id)
         take = min(int(credits), lot.remaining if lot is not None else 0)
         if lot is not None:
