@@ -222,7 +222,12 @@ def _other_ops(store: BillingStore, org: Org, other: Org) -> dict[str, Callable[
             now=NOW,
         ),
         "refund": lambda: store.refund_job(
-            org.org_id, actor=org.owner, job_id="job-to-refund", idem=Idem("r", "r", "r"), now=NOW
+            org.org_id,
+            actor=org.creator,
+            job_id="job-to-refund",
+            idem=Idem("r", "r", "r"),
+            now=NOW,
+            service="service:usage-meter",
         ),
         "transfer": lambda: store.transfer(
             org.org_id, to_org_id=other.org_id, actor=org.owner, amount=50, idem=Idem("t", "t", "50"), now=NOW

@@ -122,7 +122,12 @@ def test_one_debit_drawing_500_lots_then_refunded(
     assert len(debit.body["lots"]) == 500
     assert store.wallet(org.org_id).total() == 0
     refund = store.refund_job(
-        org.org_id, actor=org.owner, job_id="epic", idem=Idem("r-500", "refund", "epic"), now=NOW
+        org.org_id,
+        actor=org.creator,
+        job_id="epic",
+        idem=Idem("r-500", "refund", "epic"),
+        now=NOW,
+        service="service:usage-meter",
     )
     assert refund.body["refunded"] == 5_000 and len(refund.body["lots"]) == 500
     assert store.wallet(org.org_id).total() == 5_000
@@ -232,7 +237,12 @@ def test_a_job_of_10000_charges_then_refunded(
 
     # When the job is refunded
     refund = store.refund_job(
-        org.org_id, actor=org.owner, job_id="feature-film", idem=Idem("refund", "refund", "ff"), now=NOW
+        org.org_id,
+        actor=org.creator,
+        job_id="feature-film",
+        idem=Idem("refund", "refund", "ff"),
+        now=NOW,
+        service="service:usage-meter",
     )
 
     # Then it gave back every credit charged, the job's record stayed small, and the books balance

@@ -71,9 +71,12 @@ def needs_whole(touched: int) -> bool:
     return touched > PER_LOT_LIMIT
 
 
-def draw(view: Wallet, taken: Mapping[str, int]) -> tuple[list[Action], Condition]:
-    """Take `taken` from the lots `view` planned it on (SPEC §4's order, planned by the domain)."""
-    condition: Condition = WalletItem.generation_enabled == True  # noqa: E712
+def draw(view: Wallet, taken: Mapping[str, int], *, spending: bool = True) -> tuple[list[Action], Condition]:
+    """Take `taken` from the lots `view` planned it on (SPEC §4's order, planned by the domain). A spend
+    needs generation on; credits taken back by billing operations (`spending=False`) do not."""
+    condition: Condition = (
+        WalletItem.generation_enabled == True if spending else WalletItem.pk.exists()  # noqa: E712
+    )
     if needs_whole(len(taken)):
         lots = (
             dataclasses.replace(lot, remaining=lot.remaining - taken.get(lot.lot_id, 0)) for lot in view.lots
