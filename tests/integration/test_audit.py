@@ -135,6 +135,16 @@ def test_a_clean_history_passes_the_audit(history: History) -> None:
     assert report.entries >= 12
 
 
+def _charged_to(job: dict[str, Any], lot: str) -> dict[str, Any]:
+    """The job's record, as if every credit it was charged came from `lot` (spender and cycle kept)."""
+    charged: dict[str, Decimal] = {}
+    for key, n in job["charged"].items():
+        _, by, cycle = key.split("\x1f")
+        moved = "\x1f".join([lot, by, cycle])
+        charged[moved] = charged.get(moved, Decimal(0)) + Decimal(n)
+    return {**job, "charged": charged}
+
+
 def _draw_out_of_order(h: History) -> None:
     first = h.entries("debit")[0]  # drew 700 from the monthly lot
     ((monthly, n),) = ((lot, -d) for lot, d in first["lots"].items())
@@ -143,9 +153,7 @@ def _draw_out_of_order(h: History) -> None:
     h.put(first)
     h.shift(monthly, n)
     h.shift(h.pack, -n)
-    job = h.items("JOB#script")[0]
-    job["charges"] = [{"lot": h.pack, "n": n}]
-    h.put(job)
+    h.put(_charged_to(h.items("JOB#script")[0], h.pack))
 
 
 def _doubled_entry(h: History) -> None:
@@ -216,7 +224,8 @@ def _entry_type_changed(h: History) -> None:
 
 def _job_record_tampered(h: History) -> None:
     job = h.items("JOB#shots")[0]
-    job["charges"][0]["n"] = Decimal(job["charges"][0]["n"]) + 1
+    first = sorted(job["charged"])[0]
+    job["charged"][first] = Decimal(job["charged"][first]) + 1
     h.put(job)
 
 
@@ -228,9 +237,7 @@ def _spent_from_an_expired_lot(h: History) -> None:
     h.put(late)
     h.shift(lot, n)
     h.shift(h.grant, -n)
-    job = h.items("JOB#late")[0]
-    job["charges"] = [{"lot": h.grant, "n": n}]
-    h.put(job)
+    h.put(_charged_to(h.items("JOB#late")[0], h.grant))
 
 
 def _deleted_entry(h: History) -> None:

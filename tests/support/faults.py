@@ -4,6 +4,8 @@
   error, up to its attempts, then raises);
 - `throttle`: DynamoDB answers 400 ThrottlingException (botocore retries, then the store does);
 - `conflict`: a transaction is cancelled with `TransactionConflict` reasons (the store retries);
+- `throttle_item`: a transaction is cancelled with `ThrottlingError` reasons (an item's partition was
+  throttled: the transaction retries with backoff, then answers unavailable);
 - `timeout_after_commit`: the request reached DynamoDB and was applied, but the answer never came
   back (a read timeout raised once the response is in): the client cannot know it succeeded.
 
@@ -51,6 +53,10 @@ class Faults:
         with self._lock:
             self._armed[operation].extend([kind] * times)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._armed.clear()
+
     def pending(self) -> int:
         return sum(len(q) for q in self._armed.values())
 
@@ -66,16 +72,20 @@ class Faults:
     def before_send(self, request: Any, **_: Any) -> AWSResponse | None:
         target = request.headers.get("X-Amz-Target") or b""
         operation = (target.decode() if isinstance(target, bytes) else str(target)).rsplit(".", 1)[-1]
-        kind = self._take(operation, frozenset({"drop", "throttle", "conflict"}))
+        kind = self._take(operation, frozenset({"drop", "throttle", "conflict", "throttle_item"}))
         if kind == "drop":
             raise ConnectionClosedError(endpoint_url=request.url)
         if kind == "throttle":
             return _error(
                 request.url, "ThrottlingException", "Rate of requests exceeds the allowed throughput."
             )
-        if kind == "conflict":
+        if kind in ("conflict", "throttle_item"):
             items = len(json.loads(request.body or b"{}").get("TransactItems", [])) or 1
-            reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+            reasons = [
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+                if kind == "conflict"
+                else {"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity"}
+            ]
             reasons += [{"Code": "None"}] * (items - 1)
             return _error(
                 request.url,

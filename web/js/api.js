@@ -74,6 +74,9 @@ const WORDS = {
   invalid_signature: () => "The request's signature did not check out; nothing changed.",
   malformed_json: () => "The page sent something the service could not read. Reload and try again.",
   unsupported_media_type: () => "The page sent something the service could not read. Reload and try again.",
+  too_many_lots: () =>
+    "This organization holds as many separate credit lots as it can. Spend or transfer some credits, then try again.",
+  forbidden_scope: () => "This service is not allowed to do that for the organization.",
 };
 
 function validationWords(problem) {

@@ -296,8 +296,8 @@ def _check_refunds(entries: list[_Entry], jobs: Mapping[str, Mapping[str, Any]],
             )
     for job_id, item in jobs.items():
         stored: dict[str, int] = defaultdict(int)
-        for charge in item.get("charges") or []:
-            stored[str(charge["lot"])] += _int(charge["n"])
+        for lot, n, _, _ in _job_charges(item):
+            stored[lot] += n
         if dict(stored) != {k: v for k, v in charged.get(job_id, {}).items() if v}:
             replay.flag(
                 "job_charges",
@@ -307,6 +307,19 @@ def _check_refunds(entries: list[_Entry], jobs: Mapping[str, Mapping[str, Any]],
             replay.flag("job_charges", f"job {job_id} is marked refunded with no refund entry")
     for job_id in refunded - set(jobs):
         replay.flag("job_charges", f"job {job_id} refunded with no charge record")
+
+
+def _job_charges(item: Mapping[str, Any]) -> list[tuple[str, int, str | None, str | None]]:
+    """A job record's charges as (lot, credits, spender, cycle): the added-up map `charged` (keys are
+    `lot␟by␟cycle`, joined by U+001F), and the per-charge list `charges` of records made before it."""
+    out = [
+        (str(c["lot"]), _int(c["n"]), c.get("by") or None, c.get("cycle") or None)
+        for c in item.get("charges") or []
+    ]
+    for key, n in (item.get("charged") or {}).items():
+        lot, by, cycle = str(key).split("\x1f")
+        out.append((str(lot), _int(n), by or None, cycle or None))
+    return out
 
 
 def _check_holds(entries: list[_Entry], holds: Sequence[Mapping[str, Any]], replay: _Replay) -> None:
@@ -320,7 +333,9 @@ def _check_holds(entries: list[_Entry], holds: Sequence[Mapping[str, Any]], repl
     for hold_id, h in stored.items():
         sums = per.get(hold_id, {})
         amount, captured, released = _int(h["amount"]), _int(h.get("captured", 0)), _int(h.get("released", 0))
-        settled = sums.get(EntryType.RELEASE, 0) + sums.get(EntryType.EXPIRE, 0)
+        # A release names every credit it gives back; those whose lot is gone expire in an `expire`
+        # entry of their own beside it, which settles nothing more.
+        settled = sums.get(EntryType.RELEASE, 0)
         if sums.get(EntryType.HOLD, 0) != amount:
             replay.flag(
                 "hold_amount", f"hold {hold_id}: entries hold {sums.get(EntryType.HOLD, 0)}, item {amount}"
@@ -343,8 +358,7 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
     """Spent counters of the current cycle: debits and holds placed since the cycle began, less what
     releases gave back to holds counted in this cycle and what refunds gave back to its spenders."""
     cycle_id = str(items.wallet.get("cycle_id"))
-    monthly = f"monthly#{cycle_id}"
-    start = next((e.created_at for e in entries if e.lots.get(monthly, 0) > 0), None)
+    start = _cycle_began(entries, items, cycle_id)
     holds = {str(h["hold_id"]): h for h in items.holds}
     expected: dict[str, int] = defaultdict(int)
     for e in entries:
@@ -354,9 +368,9 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
             expected[e.actor] += e.amount
         if e.type is EntryType.REFUND and e.job_id:
             # A refund gives the job's charges back to whoever spent them in this cycle (SPEC §12).
-            for charge in items.jobs.get(e.job_id, {}).get("charges") or []:
-                if charge.get("by") and charge.get("cycle") == cycle_id:
-                    expected[str(charge["by"])] -= _int(charge["n"])
+            for _, n, by, cycle in _job_charges(items.jobs.get(e.job_id, {})):
+                if by and cycle == cycle_id:
+                    expected[by] -= n
         hold = holds.get(e.hold_id or "")
         if hold is None or hold.get("cycle_id") != cycle_id:
             continue
@@ -372,6 +386,24 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
                 "member_spent",
                 f"member {user}: counter {spent}, entries {expected.get(user, 0)} in {cycle_id}",
             )
+
+
+def _cycle_began(entries: list[_Entry], items: OrgItems, cycle_id: str) -> datetime | None:
+    """When the wallet entered the current cycle: the boundary's idempotency record (every boundary
+    writes one, answering with its `cycle_id`), even one that granted nothing (archive, or a paid plan
+    whose payment comes later); else, once that record is gone, the cycle's monthly grant."""
+    began = []
+    for record in items.idempotency.values():
+        try:
+            answer = json.loads(str(record.get("response") or "{}"))
+        except ValueError:
+            continue
+        if isinstance(answer, dict) and answer.get("cycle_id") == cycle_id and record.get("created_at"):
+            began.append(_time(record["created_at"]))
+    if began:
+        return min(began)
+    monthly = f"monthly#{cycle_id}"
+    return next((e.created_at for e in entries if e.lots.get(monthly, 0) > 0), None)
 
 
 def _answer_entries(response: Any) -> set[str]:

@@ -163,3 +163,7 @@ class ForbiddenScope(DomainError):
 class PastDue(GenerationDisabled):
     code = "past_due"
     title = "A renewal payment failed; pay it to keep generating"
+# DynamoDB's limits (issue 11).
+class TooManyLots(DomainError):
+    code = "too_many_lots"
+    title = "The organization holds too many credit lots to add another; spend or transfer some first"

@@ -97,6 +97,7 @@ class Wallet:
     due_at: datetime | None = None  # when the schedule next looks at the org (None: never)
     debt: int = 0
     payment_ts: int = 0  # Stripe time of the last renewal payment event applied to `status`
+    lots_seq: int = 0  # changes on every write to the lots (store/lot_writes.py)
     lots_by_id: Mapping[str, Lot] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -69,6 +69,9 @@ STATUS_BY_CODE |= {
     "payment_provider_unavailable": 503,
 }
 
+# DynamoDB's limits (issue 11).
+STATUS_BY_CODE |= {"too_many_lots": 409}
+
 
 # Entitlements and the wallet's past_due state (issue 12): spending waits for the failed payment.
 STATUS_BY_CODE |= {"past_due": 402}

@@ -37,6 +37,7 @@ from act3_billing.domain.ids import new_id
 from act3_billing.domain.ledger import EntryType, LedgerEntry
 from act3_billing.domain.lots import Lot, LotKind, Wallet, WalletStatus, monthly_lot_id
 from act3_billing.domain.times import iso
+from act3_billing.store import lot_writes
 from act3_billing.store.debt_first import debt_first
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import WALLET_SK, HoldItem, WalletItem, org_pk
@@ -194,7 +195,6 @@ class CycleStore:
             WalletItem.cycle_start.set(iso(after.cycle_start)),
             WalletItem.cycle_end.set(iso(after.cycle_end)),
             WalletItem.monthly_allowance.set(after.monthly_allowance),
-            WalletItem.lots_version.add(1),
             WalletItem.plan_id.set(after.plan_id),
             WalletItem.generation_enabled.set(after.generation_enabled),
             WalletItem.status.set(after.status.value),
@@ -210,14 +210,22 @@ class CycleStore:
         condition: Condition = (WalletItem.lots_version == wallet.lots_version) & (
             WalletItem.cycle_id == wallet.cycle_id
         )
-        for lot_id, expected in plan.removed_lots.items():
-            actions.append(WalletItem.lots[lot_id].remove())
-            condition &= WalletItem.lots[lot_id]["remaining"] == expected
-        for lot_id, (expected, remaining) in plan.cut_lots.items():
-            actions.append(WalletItem.lots[lot_id]["remaining"].set(remaining))
-            condition &= WalletItem.lots[lot_id]["remaining"] == expected
-        for lot in new_lots:
-            actions.append(WalletItem.lots[lot.lot_id].set(lot_to_map(lot)))
+        touched = len(plan.removed_lots) + len(plan.cut_lots) + len(new_lots)
+        if lot_writes.needs_whole(touched):
+            # Years of lots expiring at once: the map as one value, on the counters read with it.
+            lot_actions, guard = lot_writes.whole(wallet, after.lots, version=True, refuse_over=len(lots))
+            actions += lot_actions
+            condition &= guard
+        else:
+            actions += lot_writes.bump(version=True)
+            for lot_id, expected in plan.removed_lots.items():
+                actions.append(WalletItem.lots[lot_id].remove())
+                condition &= WalletItem.lots[lot_id]["remaining"] == expected
+            for lot_id, (expected, remaining) in plan.cut_lots.items():
+                actions.append(WalletItem.lots[lot_id]["remaining"].set(remaining))
+                condition &= WalletItem.lots[lot_id]["remaining"] == expected
+            for lot in new_lots:
+                actions.append(WalletItem.lots[lot.lot_id].set(lot_to_map(lot)))
         actions += debt_actions
         if debt_condition is not None:
             condition &= debt_condition
@@ -295,7 +303,7 @@ class CycleStore:
         )
         actions: list[Action] = [
             WalletItem.lots[lot.lot_id].set(lot_to_map(lot)),
-            WalletItem.lots_version.add(1),
+            *lot_writes.bump(version=True),
             WalletItem.plan_id.set(plan_id),
             WalletItem.cycle_end.set(iso(cycle_end)),
             WalletItem.monthly_allowance.set(allowance),

@@ -18,6 +18,7 @@ from pynamodb.expressions.update import Action
 from act3_billing.domain.errors import Conflict
 from act3_billing.domain.ids import new_id
 from act3_billing.domain.ledger import EntryType, LedgerEntry
+from act3_billing.store import lot_writes
 from act3_billing.store.cache import shared_cache
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import WALLET_SK, WalletItem, org_pk
@@ -99,6 +100,8 @@ class DebtStore:
                 path = WalletItem.lots[lot_id]["remaining"]
                 actions.append(path.set(path - take))
                 condition &= path == left
+            if take:
+                actions += lot_writes.bump(version=False)
             if owed:
                 actions.append(WalletItem.debt.set((WalletItem.debt | 0) + owed))
             body = {"lot_id": lot_id, "clawed_back": take, "debt_added": owed, "entry": entry_json(entry)}

@@ -124,6 +124,9 @@ class WalletItem(_Item):
     debt = NumberAttribute(null=True)
     # The Stripe time of the last renewal payment event applied to `status` (issue 12: past_due).
     payment_ts = NumberAttribute(null=True)
+    # Issue 11 (DynamoDB limits): changes on every write to `lots`; a write of the whole map conditions
+    # on it (store/lot_writes.py). Absent on wallets no write has touched since it was added.
+    lots_seq = NumberAttribute(null=True)
 
 
 class MemberItem(_Item):
@@ -252,11 +255,18 @@ class QuoteItem(_Item):
 
 
 class JobItem(_Item):
-    """What a job was charged, lot by lot, appended in the same transaction as each debit or capture,
-    so a refund reads it consistently (the job index of the ledger may lag)."""
+    """What a job was charged, added up in the same transaction as each debit or capture, so a refund
+    reads it consistently (the job index of the ledger may lag).
 
-    charges = ListAttribute[MapAttribute[str, Any]](of=MapAttribute, default=list)
+    `charged` maps `["lot", "by", "cycle"]` (JSON) to credits: one key per lot, spender and cycle, however
+    many charges the job has (store/job_charges.py); `charge_count` counts the charges. `charges` (a list
+    with one map per lot and charge) is how records made before issue 11 kept them: read, never written.
+    """
+
+    charges = ListAttribute[MapAttribute[str, Any]](of=MapAttribute, null=True)
     refunded_by = UnicodeAttribute(null=True)
+    charged = MapAttribute[str, Any](null=True)
+    charge_count = NumberAttribute(null=True)
 
 
 # ---- storage (issue 10) ------------------------------------------------------------------------------

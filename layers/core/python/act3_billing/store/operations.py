@@ -17,6 +17,7 @@ from act3_billing.domain.ids import new_id
 from act3_billing.domain.ledger import Account, EntryType, LedgerEntry
 from act3_billing.domain.lots import Lot, plan_draw
 from act3_billing.domain.times import iso
+from act3_billing.store import lot_writes
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay, replays
 from act3_billing.store.models import WALLET_SK, WalletItem, org_pk
 from act3_billing.store.records import entry_json, ledger_item
@@ -87,16 +88,13 @@ class OperationsStore:
                 "entry": entry_json(entry),
                 "created_at": iso(now),
             }
-            remaining = WalletItem.lots
             tx = Tx(self._billing.connection)
+            # Each lot still holds what it gives (a spend may have landed since the read), whatever
+            # the number of lots (store/lot_writes.py); an archived org's credits can be taken back too.
             tx.update(
                 "wallet",
                 WalletItem(org_pk(org_id), WALLET_SK),
-                [
-                    *(remaining[k]["remaining"].set(remaining[k]["remaining"] - v) for k, v in draw.items()),
-                    WalletItem.lots_version.add(1),
-                ],
-                WalletItem.lots_version == wallet.lots_version,
+                *lot_writes.draw(wallet, draw, spending=False),
             )
             add_idem(tx, org_id, idem, body, now)
             tx.put("ledger", ledger_item(entry))

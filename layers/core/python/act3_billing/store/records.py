@@ -35,13 +35,16 @@ def _lot_from_map(lot_id: str, raw: dict[str, Any]) -> Lot:
     )
 
 
+LABEL_LIMIT = 100  # characters of a lot's label kept in the wallet (a transfer's label names its source)
+
+
 def lot_to_map(lot: Lot) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "kind": lot.kind.value,
         "remaining": lot.remaining,
         "granted": lot.granted,
         "created_at": iso(lot.created_at),
-        "label": lot.label,
+        "label": lot.label[:LABEL_LIMIT],
     }
     if lot.expires_at is not None:
         raw["expires_at"] = iso(lot.expires_at)
@@ -78,6 +81,7 @@ def wallet_from_item(item: WalletItem) -> Wallet:
         due_at=_instant(item.gsi1sk.split("#", 1)[0]) if item.gsi1sk else None,
         debt=int(item.debt or 0),
         payment_ts=int(item.payment_ts or 0),
+        lots_seq=int(item.lots_seq or 0),
     )
 
 

@@ -6,6 +6,8 @@ this class records the labels in that same order.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,17 @@ from act3_billing.domain.errors import Unavailable
 
 _ORDER = ("check", "delete", "put", "update")
 _RETRYABLE = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+_THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+_THROTTLED_REQUEST = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+)
+# Throttling outlasting botocore's own retries is retried here, with backoff, before DynamoDB is called
+# unavailable (503 with Retry-After): ~1.3 s in all. Conflicts go back to the caller, which reads again.
+THROTTLE_BACKOFF = (0.02, 0.05, 0.1, 0.2, 0.4, 0.5)
+
+
+class _Throttled(Exception):
+    pass
 
 
 class TxCancelled(Exception):
@@ -64,6 +77,15 @@ class Tx:
         return sum(len(v) for v in self._ops.values())
 
     def run(self) -> None:
+        for pause in (*THROTTLE_BACKOFF, None):
+            try:
+                return self._send()
+            except _Throttled:
+                if pause is None:
+                    raise Unavailable("DynamoDB kept throttling the transaction") from None
+                time.sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not security
+
+    def _send(self) -> None:
         labels = [label for kind in _ORDER for label, _ in self._ops[kind]]
         try:
             with TransactWrite(connection=self._connection) as tw:
@@ -77,7 +99,9 @@ class Tx:
                 raise Unavailable(f"DynamoDB did not answer: {type(exc.cause).__name__}") from exc
             reasons: list[Any] = list(exc.cancellation_reasons or [])
             if not reasons:
-                if exc.cause_response_code in {"TransactionConflictException", "ThrottlingException"}:
+                if exc.cause_response_code in _THROTTLED_REQUEST:
+                    raise _Throttled from exc
+                if exc.cause_response_code == "TransactionConflictException":
                     raise TxCancelled({}, conflict=True) from exc
                 raise Unavailable(f"DynamoDB refused the transaction: {exc.cause_response_code}") from exc
             codes = {
@@ -86,6 +110,8 @@ class Tx:
                 if r is not None and r.code not in (None, "None")
             }
             failed = {label: code for label, code in codes.items() if code == "ConditionalCheckFailed"}
+            if not failed and set(codes.values()) <= _THROTTLED and codes:
+                raise _Throttled from exc
             conflict = any(code in _RETRYABLE for code in codes.values())
             unexpected = {
                 label: code

@@ -1,10 +1,11 @@
 """The credit store: every balance change and its ledger entries commit in one DynamoDB transaction.
 
 Spending (debit, hold, extend) works from a cached view of the org's wallet and conditions the
-transaction on exactly what it relied on: each lot it draws from (and each lot earlier in the
-spending order), the wallet's `lots_version` and `generation_enabled`, the caller's membership and
-role, and the idempotency key being new. When the view is right — the common case — a debit costs
-one DynamoDB request; when a condition fails, the cancellation reasons say which one, and only a
+transaction on what it relied on: the wallet's `lots_version` (no lot came, went or gained credits
+since the view) and `generation_enabled`, each lot it draws from still holding what it takes
+(store/lot_writes.py, which keeps the expressions small however many lots there are), the caller's
+membership and role, and the idempotency key being new. When the view is right — the common case — a
+debit costs one DynamoDB request; when a condition fails, the cancellation reasons say which one, and only a
 stale wallet leads to a fresh read and another attempt.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.condition import Condition, size
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from act3_billing.domain.errors import (
@@ -30,20 +31,23 @@ from act3_billing.domain.errors import (
     InsufficientCredits,
     NotFound,
     NothingToRefund,
+    TooManyLots,
     WalletMissing,
 )
 from act3_billing.domain.holds import Hold, HoldStatus, slice_draws
-from act3_billing.domain.ids import new_id
+from act3_billing.domain.ids import new_id, new_ids
 from act3_billing.domain.ledger import EntryType, LedgerEntry, Reconciliation, reconcile
 from act3_billing.domain.lots import Lot, LotKind, Wallet, plan_draw
 from act3_billing.domain.roles import Membership, Permission, Role, roles_with
 from act3_billing.domain.spending import Spender, require_spend, wallet_refusal
 from act3_billing.domain.times import iso
+from act3_billing.store import lot_writes
 from act3_billing.store.cache import WalletCache, shared_cache
 from act3_billing.store.cycles import hold_due_key
 from act3_billing.store.debt_first import debt_first
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay, replays
-from act3_billing.store.limits import charge_entries, give_backs, refund_members
+from act3_billing.store.job_charges import JobRecord, charge_job, give_backs, look
+from act3_billing.store.limits import refund_members
 from act3_billing.store.models import (
     WALLET_SK,
     HoldItem,
@@ -69,8 +73,6 @@ from act3_billing.store.records import (
     hold_json,
     ledger_item,
     lot_meta,
-    lot_to_map,
-    plain,
     spender_from_item,
     wallet_from_item,
 )
@@ -108,19 +110,23 @@ def _split_by_life(
     return live, {k: v for k, v in credits.items() if k not in live}
 
 
-def _return_to_lots(
-    wallet: Wallet | None, live: dict[str, int], now: datetime
-) -> tuple[list[Action], Condition]:
-    """Add credits back to live lots, on condition each lot is still there and still live."""
-    actions: list[Action] = []
-    condition: Condition = WalletItem.pk.exists()
-    for lot_id, n in live.items():
-        path = WalletItem.lots[lot_id]["remaining"]
-        actions.append(path.set(path + n))
-        condition &= path.exists()
-        if wallet is not None and wallet.lots_by_id[lot_id].expires_at is not None:
-            condition &= WalletItem.lots[lot_id]["expires_at"] > iso(now)
-    return actions, condition
+def _arriving(source: Wallet, draw: dict[str, int], transfer_id: str, now: datetime) -> list[Lot]:
+    """Transferred credits arrive as `transfer` lots that keep their expiry (spent in the grants' place,
+    never capped): one lot per expiry, since lots of one transfer with the same expiry are
+    indistinguishable in the spending order (a transfer of many lots adds a few)."""
+    by_expiry: dict[datetime | None, list[str]] = {}
+    for lot_id in draw:
+        by_expiry.setdefault(source.lots_by_id[lot_id].expires_at, []).append(lot_id)
+    arriving = []
+    for n, (expires_at, lot_ids) in enumerate(by_expiry.items()):
+        first = source.lots_by_id[lot_ids[0]]
+        what = first.label or first.lot_id if len(lot_ids) == 1 else f"{len(lot_ids)} lots"
+        credits = sum(draw[lot_id] for lot_id in lot_ids)
+        label = f"transferred from {source.org_id} ({what})"
+        arriving.append(
+            Lot(f"xfer#{transfer_id}#{n}", LotKind.TRANSFER, credits, credits, now, expires_at, label)
+        )
+    return arriving
 
 
 class BillingStore:
@@ -315,12 +321,8 @@ class BillingStore:
             )
             stored, repaid, debt_actions, debt_condition = debt_first(org_id, debt, lot, idem.key, now)
             entries = [entry, *repaid]
-            actions: list[Action] = [
-                WalletItem.lots[lot.lot_id].set(lot_to_map(stored)),
-                WalletItem.lots_version.add(1),
-                *debt_actions,
-            ]
-            condition = WalletItem.pk.exists() & WalletItem.lots[lot.lot_id].does_not_exist()
+            actions, condition = lot_writes.add(None, [stored])
+            actions += debt_actions
             if debt_condition is not None:
                 condition &= debt_condition
             pay = lot.remaining - stored.remaining
@@ -341,7 +343,12 @@ class BillingStore:
                     wallet = self.wallet(org_id)  # raises WalletMissing when there is none
                     if lot.lot_id in wallet.lots_by_id:
                         raise Conflict(f"lot {lot.lot_id} already exists") from None
-                    continue  # the debt changed meanwhile: pay what is owed now
+                    if lot_writes.full(wallet):
+                        raise TooManyLots(
+                            f"the organization holds {len(wallet.lots)} credit lots",
+                            limit=lot_writes.MAX_LOTS,
+                        ) from None
+                    continue  # the debt changed meanwhile, or a full wallet has room again: try again
                 self._backoff(exc)
                 continue
             self._cache.drop(org_id)
@@ -372,6 +379,7 @@ class BillingStore:
     ) -> Outcome:
         """Spends for finished usage as `actor` (the member; reported by `service` when a machine did)."""
         entry_id = new_id("le", now)
+        record = JobRecord(exists=False)  # one job, one debit: the usual case
 
         def entries(draw: dict[str, int]) -> list[LedgerEntry]:
             return [
@@ -393,15 +401,16 @@ class BillingStore:
             ]
 
         def extra(tx: Tx, draw: dict[str, int], view: Wallet) -> None:
-            self._charge_job(tx, org_id, job_id, draw, actor, view.cycle_id)
+            charge_job(tx, org_id, job_id, draw, actor, view.cycle_id, record)
             if quote is not None:
                 use_quote(tx, org_id, quote, idem, rate_card_version, now)
 
         def classify(failed: dict[str, str]) -> None:
+            nonlocal record
             if "quote" in failed and quote is not None:
                 quote_refused(org_id, quote, rate_card_version, now)
             if "job" in failed:
-                raise AlreadyRefunded(f"job {job_id} was refunded; charge it under a new job id")
+                record = self._job_record(org_id, job_id)
 
         plan = _Plan(
             extra=extra,
@@ -676,6 +685,7 @@ class BillingStore:
         the member who placed the hold."""
         closed = HoldStatus.EXPIRED if expiring else HoldStatus.CLOSED
         give_back_limit = True
+        record: JobRecord | None = None
         check_member = check_member and service is None
         for _ in range(MAX_ATTEMPTS):
             hold = self.hold(org_id, hold_id)
@@ -691,10 +701,11 @@ class BillingStore:
             wallet = self.wallet(org_id) if released_slice else None
             live, dead = _split_by_life(wallet, released_slice, now)
             entries: list[LedgerEntry] = []
+            ids = iter(new_ids("le", now, 3))  # capture, release, expiry: replayed in that order
             if capture:
                 entries.append(
                     LedgerEntry(
-                        new_id("le", now),
+                        next(ids),
                         org_id,
                         EntryType.CAPTURE,
                         capture,
@@ -710,7 +721,7 @@ class BillingStore:
             if rest:
                 entries.append(
                     LedgerEntry(
-                        new_id("le", now),
+                        next(ids),
                         org_id,
                         EntryType.RELEASE,
                         rest,
@@ -726,7 +737,7 @@ class BillingStore:
             if dead:
                 entries.append(
                     LedgerEntry(
-                        new_id("le", now),
+                        next(ids),
                         org_id,
                         EntryType.EXPIRE,
                         sum(dead.values()),
@@ -758,7 +769,7 @@ class BillingStore:
                 hold_condition &= HoldItem.expires_at > iso(now)
             if expiring:
                 hold_condition &= HoldItem.expires_at <= iso(now)
-            returning, wallet_condition = _return_to_lots(wallet, live, now)
+            returning, wallet_condition = lot_writes.give_back(wallet, live)
             wallet_actions: list[Action] = [WalletItem.held.add(-(capture + rest)), *returning]
             wallet_condition &= WalletItem.held >= capture + rest
             settled = Hold(
@@ -787,7 +798,9 @@ class BillingStore:
             tx.update("hold", HoldItem(org_pk(org_id), f"HOLD#{hold_id}"), hold_actions, hold_condition)
             tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), wallet_actions, wallet_condition)
             if capture and hold.job_id:
-                self._charge_job(tx, org_id, hold.job_id, captured_slice, hold.actor, hold.cycle_id)
+                # A hold's first capture usually opens its job's record; later stages add to it.
+                guess = record or JobRecord(exists=hold.captured > 0)
+                charge_job(tx, org_id, hold.job_id, captured_slice, hold.actor, hold.cycle_id, guess)
             add_idem(tx, org_id, idem, body, now)
             for entry in entries:
                 tx.put("ledger", ledger_item(entry))
@@ -798,10 +811,8 @@ class BillingStore:
                     self._check_membership(org_id, actor)
                 if "idem" in exc.failed:
                     return replay(org_id, idem)
-                if "job" in exc.failed:
-                    raise AlreadyRefunded(
-                        f"job {hold.job_id} was refunded; capture under a new job id"
-                    ) from None
+                if "job" in exc.failed and hold.job_id:
+                    record = self._job_record(org_id, hold.job_id)
                 if {"member", "give_back"} & exc.failed.keys():
                     give_back_limit = False  # the holder left or their cycle is gone: nothing to give back
                 self._backoff(exc)
@@ -850,22 +861,19 @@ class BillingStore:
         its scope already checked) refunds on behalf of the member `actor`."""
         give_back = True
         for _ in range(MAX_ATTEMPTS):
-            try:
-                job = JobItem.get(org_pk(org_id), f"JOB#{job_id}", consistent_read=True)
-            except DoesNotExist:
-                raise NothingToRefund(f"no debit recorded for job {job_id}") from None
+            job = look(org_id, job_id)
+            if not job.exists and not job.legacy:
+                raise NothingToRefund(f"no debit recorded for job {job_id}")
             if job.refunded_by:
                 raise AlreadyRefunded(f"job {job_id} was already refunded")
-            charges = [plain(c) for c in job.charges or []]
-            spent: dict[str, int] = {}
-            for charge in charges:
-                spent[charge["lot"]] = spent.get(charge["lot"], 0) + int(charge["n"])
+            spent = job.per_lot()
             total = sum(spent.values())
             wallet = self.wallet(org_id)
             live, dead = _split_by_life(wallet, spent, now)
+            ids = iter(new_ids("le", now, 2))  # the refund, then the expiry of what its dead lots got
             entries = [
                 LedgerEntry(
-                    new_id("le", now),
+                    next(ids),
                     org_id,
                     EntryType.REFUND,
                     total,
@@ -881,7 +889,7 @@ class BillingStore:
             if dead:
                 entries.append(
                     LedgerEntry(
-                        new_id("le", now),
+                        next(ids),
                         org_id,
                         EntryType.EXPIRE,
                         sum(dead.values()),
@@ -894,7 +902,7 @@ class BillingStore:
                         memo="refunded to an expired lot",
                     )
                 )
-            actions, condition = _return_to_lots(wallet, live, now)
+            actions, condition = lot_writes.give_back(wallet, live)
             body = {
                 "job_id": job_id,
                 "refunded": sum(live.values()),
@@ -903,13 +911,13 @@ class BillingStore:
                 "entries": [entry_json(e) for e in entries],
             }
             tx = Tx(self._connection)
-            give = give_backs(charges, wallet.cycle_id) if give_back else {}
+            give = give_backs(job.charges(), wallet.cycle_id) if give_back else {}
             refund_members(tx, org_id, give, wallet.cycle_id)
             tx.update(
                 "job",
                 JobItem(org_pk(org_id), f"JOB#{job_id}"),
                 [JobItem.refunded_by.set(idem.key)],
-                JobItem.refunded_by.does_not_exist() & (size(JobItem.charges) == len(charges)),
+                job.unchanged(),
             )
             if actions:
                 tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
@@ -937,7 +945,7 @@ class BillingStore:
         transfer_id = new_id("xfer", now)
         for _ in range(MAX_ATTEMPTS):
             source = self.wallet(org_id)
-            self.wallet(to_org_id)  # not_found when the target has none
+            target = self.wallet(to_org_id)  # not_found when the target has none
             if not source.can_generate(now):
                 # Archive (or a trial without LinkedIn): nothing can be spent, and moving out is spending.
                 raise GenerationDisabled(f"credits of plan '{source.plan_id}' cannot leave the organization")
@@ -946,20 +954,7 @@ class BillingStore:
             except InsufficientCredits as exc:
                 exc.extra.setdefault("plan_id", source.plan_id)
                 raise
-            arriving = []
-            for n, (lot_id, credits) in enumerate(draw.items()):
-                lot = source.lots_by_id[lot_id]
-                arriving.append(
-                    Lot(
-                        f"xfer#{transfer_id}#{n}",
-                        LotKind.TRANSFER,  # keeps its expiry, spent in the grants' place, never capped
-                        credits,
-                        credits,
-                        now,
-                        lot.expires_at,
-                        f"transferred from {org_id} ({lot.label or lot_id})",
-                    )
-                )
+            arriving = _arriving(source, draw, transfer_id, now)
             out_entry = LedgerEntry(
                 new_id("le", now),
                 org_id,
@@ -997,20 +992,8 @@ class BillingStore:
             tx = Tx(self._connection)
             tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", owner)
             tx.check("member_target", MemberItem, org_pk(to_org_id), f"MEMBER#{actor}", owner)
-            tx.update(
-                "wallet",
-                WalletItem(org_pk(org_id), WALLET_SK),
-                *self._draw_update(source, draw, _Plan(), now),
-            )
-            tx.update(
-                "target",
-                WalletItem(org_pk(to_org_id), WALLET_SK),
-                [
-                    *(WalletItem.lots[lot.lot_id].set(lot_to_map(lot)) for lot in arriving),
-                    WalletItem.lots_version.add(1),
-                ],
-                WalletItem.pk.exists(),
-            )
+            tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), *lot_writes.draw(source, draw))
+            tx.update("target", WalletItem(org_pk(to_org_id), WALLET_SK), *lot_writes.add(target, arriving))
             add_idem(tx, org_id, idem, body, now)
             tx.put("ledger", ledger_item(out_entry))
             tx.put("ledger", ledger_item(in_entry))
@@ -1032,18 +1015,13 @@ class BillingStore:
     # ---- internals -------------------------------------------------------------------------------
 
     @staticmethod
-    def _charge_job(
-        tx: Tx, org_id: str, job_id: str, draw: dict[str, int], by: str | None, cycle: str | None
-    ) -> None:
-        """Record what the job was charged, lot by lot, by whom and in which cycle, in the charging
-        transaction itself."""
-        charges = JobItem.charges
-        tx.update(
-            "job",
-            JobItem(org_pk(org_id), f"JOB#{job_id}"),
-            [charges.set((charges | []).append(charge_entries(draw, by, cycle)))],
-            JobItem.refunded_by.does_not_exist(),
-        )
+    def _job_record(org_id: str, job_id: str) -> JobRecord:
+        """After a failed `job` condition: the record as it is (a guess about it was wrong), or the
+        refusal when the job was refunded meanwhile."""
+        record = look(org_id, job_id)
+        if record.refunded_by:
+            raise AlreadyRefunded(f"job {job_id} was refunded; charge it under a new job id")
+        return record
 
     def _spend(
         self, org_id: str, *, actor: str, amount: int, idem: Idem, now: datetime, plan: _Plan
@@ -1061,10 +1039,14 @@ class BillingStore:
                 # a member whose role, toggle or limit refuses too). Only members learn why.
                 self._member_refused(org_id, actor, amount, view, now)
             draw = plan_draw(view.lots, amount, now)
+            if lot_writes.needs_whole(len(draw)) and not fresh:
+                view, fresh = self.wallet(org_id), True  # the whole map is written from a fresh read
+                continue
             tx = Tx(self._connection)
-            tx.update(
-                "wallet", WalletItem(org_pk(org_id), WALLET_SK), *self._draw_update(view, draw, plan, now)
-            )
+            actions, condition = lot_writes.draw(view, draw)
+            if plan.held_delta:
+                actions.append(WalletItem.held.add(plan.held_delta))
+            tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), actions, condition)
             self._member_spend(tx, org_id, actor, amount, view, now)
             body = plan.body(draw)
             add_idem(tx, org_id, idem, body, now)
@@ -1132,32 +1114,6 @@ class BillingStore:
         spender = self.spender(org_id, actor, view.cycle_id)
         self._cache.set_limit(org_id, actor, spender.monthly_limit)
         require_spend(view, spender, amount, now)
-
-    @staticmethod
-    def _draw_update(
-        view: Wallet, draw: dict[str, int], plan: _Plan, now: datetime
-    ) -> tuple[list[Action], Condition]:
-        """Decrement each drawn lot under a condition that it still holds what the view says, and that
-        no lot earlier in the spending order has credits the view did not see."""
-        actions: list[Action] = []
-        condition: Condition = (WalletItem.lots_version == view.lots_version) & (
-            WalletItem.generation_enabled == True  # noqa: E712
-        )
-        last_key = max(view.lots_by_id[lot_id].spend_key() for lot_id in draw)
-        for lot in view.lots:
-            if not lot.live_at(now) or lot.spend_key() > last_key:
-                continue
-            path = WalletItem.lots[lot.lot_id]["remaining"]
-            take = draw.get(lot.lot_id, 0)
-            if take:
-                actions.append(path.set(path - take))
-            # The final lot may be drawn partially; every earlier one must hold exactly what we saw.
-            condition &= (path >= take) if lot.spend_key() == last_key else (path == lot.remaining)
-            if lot.expires_at is not None and take:
-                condition &= WalletItem.lots[lot.lot_id]["expires_at"] > iso(now)
-        if plan.held_delta:
-            actions.append(WalletItem.held.add(plan.held_delta))
-        return actions, condition
 
     def _check_membership(self, org_id: str, actor: str, permission: Permission = Permission.SPEND) -> None:
         """After a failed member condition: raises when the actor may not do this, returns when a
