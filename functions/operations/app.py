@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import operations, runtime, usage
 from act3_billing.http.api import make_resolver, outcome, principal
-from act3_billing.http.entitlement_models import ContractRequest, ContractResponse
 from act3_billing.http.contract import problems
+from act3_billing.http.entitlement_models import ContractRequest, ContractResponse
 from act3_billing.http.operations import AdjustmentRequest, AdjustmentResponse, GrantRequest, GrantResponse
 from act3_billing.http.problems import documented
 from act3_billing.observability import logger, metrics

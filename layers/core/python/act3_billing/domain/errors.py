@@ -163,6 +163,8 @@ class ForbiddenScope(DomainError):
 class PastDue(GenerationDisabled):
     code = "past_due"
     title = "A renewal payment failed; pay it to keep generating"
+
+
 # DynamoDB's limits (issue 11).
 class TooManyLots(DomainError):
     code = "too_many_lots"
