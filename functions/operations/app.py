@@ -31,7 +31,7 @@ def _context() -> usage.PrincipalContext:
     "/orgs/<org_id>/grants",
     status_code=201,
     summary="Grant credits (promotional with a label and expiry, education in bundles): billing operations",
-    openapi_extensions=problems("forbidden_role"),
+    openapi_extensions=problems("forbidden_role", "too_many_lots"),
 )
 def create_grant(
     org_id: str, request: GrantRequest, idempotency_key: IdempotencyKey = None

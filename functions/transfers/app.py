@@ -22,7 +22,9 @@ app = make_resolver()
     "/orgs/<org_id>/transfers",
     status_code=201,
     summary="Move credits to another organization the caller also owns",
-    openapi_extensions=problems("forbidden_role", "generation_disabled", "insufficient_credits", "same_org"),
+    openapi_extensions=problems(
+        "forbidden_role", "generation_disabled", "insufficient_credits", "same_org", "too_many_lots"
+    ),
 )
 def create_transfer(
     org_id: str,

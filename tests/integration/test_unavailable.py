@@ -103,13 +103,13 @@ def test_what_counts_as_unavailable() -> None:
 
 
 def test_a_bug_is_still_a_500(store: BillingStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    from act3_billing import services
+    from act3_billing import usage
 
     org = new_org(store)
 
     def broken(*_: Any, **__: Any) -> Any:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(services, "debit", broken)
+    monkeypatch.setattr(usage, "debit", broken)
     with pytest.raises(KeyError):
         invoke("debits", http_event("debit_create", org_id=org.org_id, user=org.creator))

@@ -84,7 +84,7 @@ def test_success_statuses_are_the_real_ones(method: str, path: str, code_uri: st
 
 def test_domain_refusals_come_with_their_route() -> None:
     debit = operation("functions/debits/", "POST", "/orgs/{org_id}/debits")
-    assert codes_at(debit, 402) == {"insufficient_credits"}
+    assert codes_at(debit, 402) == {"insufficient_credits", "past_due"}
     assert {"forbidden_role", "generation_disabled"} <= codes_at(debit, 403)
     assert {"quote_expired"} <= codes_at(debit, 410)
 

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from act3_billing.domain.errors import GenerationDisabled
 from act3_billing.http.problems import PROBLEM_TYPE_BASE, RETRY_AFTER_SECONDS, STATUS_BY_CODE
 
 EXTENSION = "x-problems"
@@ -59,8 +60,14 @@ def problems(*codes: str) -> dict[str, Any]:
         raise ValueError(f"no status for problem codes {unknown}; add them to STATUS_BY_CODE")
     found = set(codes)
     if "generation_disabled" in found:
-        found.add("trial_expired")  # the same refusal, for a trial past its end (TrialExpired)
+        # the same refusal, in its particular forms (a trial past its end, a renewal not paid, ...)
+        found |= {cls.code for cls in _subclasses(GenerationDisabled)}
     return {EXTENSION: sorted(found)}
+
+
+def _subclasses(cls: type[GenerationDisabled]) -> set[type[GenerationDisabled]]:
+    direct: set[type[GenerationDisabled]] = set(cls.__subclasses__())
+    return direct.union(*(_subclasses(c) for c in direct))
 
 
 def shape_codes(method: str, operation: dict[str, Any]) -> set[str]:
