@@ -601,3 +601,22 @@ def test_random_histories_match_the_model(ddb_store: BillingStore) -> None:
         Billing.TestCase().runTest()
     except DomainError as exc:  # pragma: no cover - a refusal the model did not expect
         raise AssertionError(f"unexpected refusal: {exc.code}: {exc.detail}") from exc
+
+
+def test_a_hold_extended_after_an_upgrade_counts_in_the_cycle_of_the_extension(
+    ddb_store: BillingStore,
+) -> None:
+    """The sequence the machine found (CI, derandomized): the extension of a hold placed before an
+    upgrade counts in the new cycle's spent counter, and the audit agrees."""
+    Billing.store = ddb_store
+    Billing.pool = OrgPool(ddb_store, 1)
+    state = Billing()
+    state.open_org()
+    state.books_and_model_agree()
+    hold_id = state.hold(amount=1, minutes=1)
+    state.books_and_model_agree()
+    state.change_plan(plan="big")
+    state.books_and_model_agree()
+    state.extend(hold_id=hold_id, more=1)
+    state.books_and_model_agree()
+    state.teardown()

@@ -371,11 +371,13 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
             for _, n, by, cycle in _job_charges(items.jobs.get(e.job_id, {})):
                 if by and cycle == cycle_id:
                     expected[by] -= n
+        if e.type is EntryType.HOLD and e.actor:
+            # a hold placed, or extended, in this cycle (an extension counts where it happens, even
+            # for a hold placed in an earlier cycle)
+            expected[e.actor] += e.amount
         hold = holds.get(e.hold_id or "")
         if hold is None or hold.get("cycle_id") != cycle_id:
             continue
-        if e.type is EntryType.HOLD and e.actor:
-            expected[e.actor] += e.amount
         if e.type is EntryType.RELEASE and hold.get("actor"):
             expected[str(hold["actor"])] -= e.amount
     for member in items.members:
