@@ -12,50 +12,21 @@ from __future__ import annotations
 
 import math
 import time
-from decimal import Decimal
 from typing import Any
 
 from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
 from tests.bench.store import NOW, RATE_CARD, Bench, log
+from tests.support.dynamo_limits import item_size as dynamo_item_size
 from tests.support.wallets import Org, new_org
 
 PARTITION_WCU_PER_S = 1000  # per partition, and per item even after DynamoDB splits a hot partition
 TRANSACTIONAL_WCU_PER_KB = 2
 
 
-def _digits(number: str) -> int:
-    text = str(Decimal(number).normalize()).lstrip("-").replace(".", "")
-    if "E" in text:
-        text = text.split("E")[0]
-    return len(text.strip("0")) or 1
-
-
-def value_size(value: dict[str, Any]) -> int:
-    (kind, inner), *_ = value.items()
-    if kind == "S":
-        return len(str(inner).encode())
-    if kind == "N":
-        return (_digits(str(inner)) + 1) // 2 + 1
-    if kind == "B":
-        return len(inner)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "L":
-        return 3 + sum(1 + value_size(v) for v in inner)
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode()) + value_size(v) for k, v in inner.items())
-    if kind == "SS":
-        return sum(len(s.encode()) for s in inner)
-    if kind == "NS":
-        return sum((_digits(n) + 1) // 2 + 1 for n in inner)
-    if kind == "BS":
-        return sum(len(b) for b in inner)
-    raise ValueError(f"unknown DynamoDB type {kind}")
-
-
 def item_size(item: dict[str, Any] | None) -> int:
-    return sum(len(name.encode()) + value_size(value) for name, value in (item or {}).items())
+    """DynamoDB's size of an item in wire form, none counting 0 (one rule: tests/support/dynamo_limits)."""
+    return dynamo_item_size(item or {})
 
 
 def transactional_wcu(size: int) -> int:

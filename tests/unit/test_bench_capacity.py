@@ -6,7 +6,8 @@ import copy
 from typing import Any
 
 from tests.bench.__main__ import correctness
-from tests.bench.capacity import item_size, transactional_wcu, value_size
+from tests.bench.capacity import item_size, transactional_wcu
+from tests.support.dynamo_limits import value_size
 
 
 def test_sizes_follow_dynamodbs_rules() -> None:
