@@ -361,7 +361,10 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
     start = _cycle_began(entries, items, cycle_id)
     holds = {str(h["hold_id"]): h for h in items.holds}
     expected: dict[str, int] = defaultdict(int)
+    placed: set[str] = set()  # holds whose placing entry has been seen (the rest are extensions)
     for e in entries:
+        if e.type is EntryType.HOLD and start is not None and e.created_at < start:
+            placed.add(e.hold_id or "")
         if start is not None and e.created_at < start:
             continue
         if e.type is EntryType.DEBIT and e.actor:
@@ -371,11 +374,14 @@ def _check_members(entries: list[_Entry], items: OrgItems, replay: _Replay) -> N
             for _, n, by, cycle in _job_charges(items.jobs.get(e.job_id, {})):
                 if by and cycle == cycle_id:
                     expected[by] -= n
-        if e.type is EntryType.HOLD and e.actor:
-            # a hold placed, or extended, in this cycle (an extension counts where it happens, even
-            # for a hold placed in an earlier cycle)
-            expected[e.actor] += e.amount
         hold = holds.get(e.hold_id or "")
+        if e.type is EntryType.HOLD and e.actor:
+            # a hold counts in the cycle it was placed in; an extension where it happens (even for
+            # a hold placed in an earlier cycle)
+            extension = (e.hold_id or "") in placed
+            placed.add(e.hold_id or "")
+            if extension or (hold is not None and hold.get("cycle_id") == cycle_id):
+                expected[e.actor] += e.amount
         if hold is None or hold.get("cycle_id") != cycle_id:
             continue
         if e.type is EntryType.RELEASE and hold.get("actor"):
