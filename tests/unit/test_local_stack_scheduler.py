@@ -330,3 +330,18 @@ def test_a_failing_schedule_does_not_stop_the_others(tmp_path: Path):
         scheduler.stop()
     assert fired == ["Boom", "Fine"]
     assert scheduler.next_due["Boom"] == T0 + timedelta(hours=1, minutes=1)
+
+
+def test_every_process_sees_a_clock_reset_at_once(tmp_path: Path) -> None:
+    """A handler that read `advance 31d` a moment ago prices the next request at wall time after a reset
+    (caching the offset for a second let a balance read a month ahead right after `clock reset`)."""
+    from act3_billing.config import OffsetClock
+
+    offset_file = tmp_path / "clock_offset"
+    handler, tools_side = OffsetClock(offset_file), Clock(offset_file)
+    write_offset(offset_file, 31 * 86400)
+    assert handler() - datetime.now(UTC) > timedelta(days=30)
+    assert tools_side.offset() == 31 * 86400
+    write_offset(offset_file, 0)
+    assert abs(handler() - datetime.now(UTC)) < timedelta(seconds=5)
+    assert tools_side.offset() == 0

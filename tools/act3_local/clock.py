@@ -35,22 +35,26 @@ def parse_instant(text: str) -> datetime:
 
 
 class Clock:
-    """Wall time plus the offset in ``path`` (re-read at most once per second)."""
+    """Wall time plus the offset in ``path``, re-read whenever the file changes (a stat per call)."""
 
     def __init__(self, path: Path):
         self.path = path
         self._cached = 0
-        self._read_at = -1.0
+        self._seen: tuple[int, int, int] | None = None
 
     def offset(self) -> int:
-        now = time.monotonic()
-        if now - self._read_at >= 1.0:
+        try:
+            info = os.stat(self.path)
+            seen = (info.st_ino, info.st_mtime_ns, info.st_size)
+        except OSError:
+            seen = (0, 0, 0)
+        if seen != self._seen:
             self._cached = read_offset(self.path)
-            self._read_at = now
+            self._seen = seen
         return self._cached
 
     def invalidate(self) -> None:
-        self._read_at = -1.0
+        self._seen = None
 
     def time(self) -> float:
         return time.time() + self.offset()

@@ -53,24 +53,30 @@ def system_clock() -> datetime:
 class OffsetClock:
     """Wall time plus an offset in seconds kept in a file (the local stack's movable clock).
 
-    The file is re-read at most once a second so `clock advance 31d` takes effect without a restart.
+    The file is re-read whenever it changes (a stat per call), so `clock advance 31d` and `clock reset`
+    take effect in every process at once, without a restart. (Caching it for a second let a process
+    price a request a month ahead just after a reset.)
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._offset = 0.0
-        self._read_at = 0.0
+        self._seen: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
     def _current_offset(self) -> float:
-        mono = time.monotonic()
+        try:
+            info = os.stat(self._path)
+            seen = (info.st_ino, info.st_mtime_ns, info.st_size)
+        except OSError:
+            seen = (0, 0, 0)
         with self._lock:
-            if mono - self._read_at >= 1.0:
+            if seen != self._seen:
                 try:
                     self._offset = float(self._path.read_text().strip() or 0)
                 except (OSError, ValueError):
                     self._offset = 0.0
-                self._read_at = mono
+                self._seen = seen
             return self._offset
 
     def __call__(self) -> datetime:
