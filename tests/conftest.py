@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# The package makes its Metrics at import, reading the namespace from the environment (as every function
+# in template.yaml has it). Set here, before any test imports it, so the order tests run in (or how
+# `pytest -n 2` deals them out) cannot leave a process with a namespace-less metrics object.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Act3Billing")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "act3-billing")
 
 
 @pytest.fixture(scope="session")
