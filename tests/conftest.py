@@ -14,6 +14,32 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Act3Billing")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "act3-billing")
 
 
+def _share_botocore_loader() -> None:
+    """Every botocore session of the test process shares one data loader, so the service models and
+    endpoint rules are parsed once per process, not once per session.
+
+    The tests make a fresh store, so fresh PynamoDB connections and boto3 sessions, for nearly every
+    test; each new session parsed ~1 MB of JSON (about 40 % of an integration test's time). A Lambda
+    container makes its sessions once, so production code is left as it is. The loader's own cache
+    already hands one object to every caller of one session; this widens that to the process.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    made: dict[str | None, botocore.loaders.Loader] = {}
+    create = botocore.loaders.create_loader
+
+    def shared(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in made:
+            made[search_path_string] = create(search_path_string)
+        return made[search_path_string]
+
+    botocore.session.create_loader = shared
+
+
+_share_botocore_loader()
+
+
 @pytest.fixture(scope="session")
 def dynamodb_local() -> Iterator[str]:
     """Endpoint URL of an in-memory DynamoDB Local on a free port, shared by the whole session.

@@ -27,6 +27,7 @@ from act3_local.template import Route, parse
 from tests.integration.conftest import TABLE
 from tests.support.events import EVENTS
 from tests.support.functions import Reply, invoke
+from tests.support.moto_stack import moto_items
 from tests.support.template import TEMPLATE_PATH
 from tests.support.wallets import Org, new_org
 
@@ -224,15 +225,7 @@ def requests(draw: Any, route: Route, org: Org, extra_ids: dict[str, list[str]])
 
 
 def table_items() -> list[str]:
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    items: list[str] = []
-    kwargs: dict[str, Any] = {"TableName": TABLE}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(json.dumps(i, sort_keys=True) for i in page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return sorted(items)
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(json.dumps(i, sort_keys=True) for i in moto_items(TABLE))
 
 
 # What may answer 5xx: a dependency that did not answer (nothing changed; retry with the same key).

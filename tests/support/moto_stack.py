@@ -3,9 +3,11 @@ template.yaml, the table built from the template, SES able to send, and an injec
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import boto3
 import pytest
@@ -55,3 +57,12 @@ def handlers_on_moto(
             yield runtime.store()
         finally:
             runtime.reset()
+
+
+def moto_items(table: str) -> list[dict[str, Any]]:
+    """Every item of a table in moto's in-process backend, in DynamoDB's JSON, as a consistent Scan
+    returns them (without the Scan: moto's response serializer was most of a snapshot's time)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    items = dynamodb_backends["123456789012"]["us-east-1"].tables[table].all_items()  # moto's default account
+    return [json.loads(json.dumps(item.to_json()["Attributes"], default=str)) for item in items]
