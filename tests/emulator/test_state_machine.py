@@ -548,6 +548,9 @@ class Billing(RuleBasedStateMachine):
         assert lots_in == {k: n for k, (n, _) in arriving.items()}
         for lot_id, (n, expires) in arriving.items():
             target.lots[lot_id] = ModelLot(LotKind.TRANSFER, n, expires, now)
+        # They pay the receiving org's debt first, soonest-expiring first, in the transfer's transaction.
+        for lot_id in sorted(arriving, key=lambda k: (arriving[k][1] or _NEVER, k)):
+            target.repay(lot_id, now)
 
     @rule(amount=st.integers(1, 300))
     def transfer_in(self, amount: int) -> None:

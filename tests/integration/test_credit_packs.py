@@ -7,6 +7,9 @@ from typing import Any
 
 from act3_billing import runtime
 from act3_billing.domain.ledger import EntryType
+from act3_billing.domain.lots import Lot
+from act3_billing.domain.roles import Role
+from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
 from tests.integration.conftest import MovableClock
 from tests.support import calls
@@ -254,17 +257,13 @@ def test_bad_pack_sizes_are_422_and_call_nobody(money: FakeStripe, store: Billin
     assert money.requests == []
 
 
-def test_the_next_monthly_allowance_pays_the_debt_in_the_grant_transaction(
-    money: FakeStripe, store: BillingStore, clock: MovableClock
-) -> None:
-    from tests.integration.test_cycles import DEC_1, run_schedule
-
-    # Given a trial org that spent 240 credits of a 1,000-credit pack whose payment was then disputed
+def in_debt_240(store: BillingStore, clock: MovableClock) -> tuple[Org, Lot]:
+    """A trial org that spent 240 credits of a 1,000-credit pack whose payment was then disputed; its
+    monthly lot."""
     org = new_org(store, plan_id="starter_trial", monthly=800, cap=1_600)
     bought = buy(org, org.owner, {"credits": 1000}, key="pack-trial").body
     deliver(paid_event(org, bought, customer_of(org)))
-    wallet = store.wallet(org.org_id)
-    monthly = wallet.current_monthly()
+    monthly = store.wallet(org.org_id).current_monthly()
     assert monthly is not None
     for n in range(13):  # 13 x 80 = 1,040: the 800 monthly credits, then 240 of the pack
         clock.advance(seconds=1)
@@ -277,6 +276,16 @@ def test_the_next_monthly_allowance_pays_the_debt_in_the_grant_transaction(
     )
     assert deliver(dispute).status == 200
     assert balance(org, org.owner)["debt"] == 240
+    return org, monthly
+
+
+def test_the_next_monthly_allowance_pays_the_debt_in_the_grant_transaction(
+    money: FakeStripe, store: BillingStore, clock: MovableClock
+) -> None:
+    from tests.integration.test_cycles import DEC_1, run_schedule
+
+    # Given a trial org that spent 240 credits of a 1,000-credit pack whose payment was then disputed
+    org, monthly = in_debt_240(store, clock)
     # When the cycle ends and the schedule grants the next 800
     clock.now = DEC_1 + timedelta(minutes=5)
     assert run_schedule(clock) == {"batchItemFailures": []}
@@ -335,3 +344,34 @@ def test_partial_refunds_take_back_the_same_share_of_credits_and_a_full_refund_t
     ]
     assert (purchase["status"], purchase["clawed_back"]) == ("refunded", 10_000)
     assert_books(store, org.org_id)
+
+
+def test_credits_transferred_in_pay_the_debt_first_in_the_transfer_transaction(
+    money: FakeStripe, store: BillingStore, clock: MovableClock
+) -> None:
+    from tests.integration.test_organizations import transfer
+
+    # Given an org 240 credits in debt, and the owner of another org who is an owner of it too
+    org, _ = in_debt_240(store, clock)
+    source = new_org(store, monthly=1000)
+    OrgStore(store.connection).add_member(org.org_id, source.owner, Role.OWNER, email=None, now=clock.now)
+    # When they move 300 credits into it
+    clock.advance(seconds=1)
+    moved = transfer(source.org_id, source.owner, org.org_id, 300, "xfer-pays-debt")
+    assert moved.status == 201, moved.body
+    # Then the 300 arrive, 240 of them pay the debt in the same transaction, and 60 are left to spend
+    assert (list(moved.body["lots_in"].values()), moved.body["debt_repaid"]) == ([300], 240)
+    wallet = store.wallet(org.org_id)
+    (arrived,) = [lot for lot in wallet.lots if lot.lot_id in moved.body["lots_in"]]
+    assert (arrived.remaining, wallet.debt) == (60, 0)
+    came_in, repaid = [e for e in store.entries(org.org_id) if arrived.lot_id in e.lots]
+    assert (came_in.type, repaid.type, repaid.lots) == (
+        EntryType.TRANSFER_IN,
+        EntryType.DEBT_REPAID,
+        {arrived.lot_id: -240},
+    )
+    assert came_in.idempotency_key == repaid.idempotency_key == "xfer-pays-debt"
+    # And a retry replays the answer without paying twice
+    assert transfer(source.org_id, source.owner, org.org_id, 300, "xfer-pays-debt").body == moved.body
+    assert store.wallet(org.org_id).debt == 0 and store.wallet(source.org_id).total() == 700
+    assert_books(store, source.org_id, org.org_id)

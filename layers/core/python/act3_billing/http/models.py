@@ -435,6 +435,7 @@ class TransferResponse(BaseModel):
     credits: int
     lots_out: dict[str, int]
     lots_in: dict[str, int]
+    debt_repaid: int = 0  # of the credits that arrived, what paid the receiving org's debt first
     created_at: str
 
 

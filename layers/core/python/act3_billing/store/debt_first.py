@@ -22,24 +22,39 @@ def debt_first(
 ) -> tuple[Lot, list[LedgerEntry], list[Action], Condition | None]:
     """(the lot less what it repays, the `debt_repaid` entries, the wallet actions, the condition that the
     debt is still what was read). The entry is dated just after the lot's arrival, in replay order."""
-    pay = min(debt, lot.remaining)
-    if pay <= 0:
-        return lot, [], [], None
+    (paid,), entries, actions, condition = debt_first_from(org_id, debt, [lot], idem_key, now)
+    return paid, entries, actions, condition
+
+
+def debt_first_from(
+    org_id: str, debt: int, lots: list[Lot], idem_key: str | None, now: datetime
+) -> tuple[list[Lot], list[LedgerEntry], list[Action], Condition | None]:
+    """Several arriving lots (a transfer's) pay the debt in spending order, soonest-expiring first: the
+    lots less what each repays, one `debt_repaid` entry naming them, one wallet action, the condition."""
+    left, taken = debt, {}
+    for lot in sorted(lots, key=lambda x: x.spend_key()):
+        pay = min(left, lot.remaining)
+        if pay > 0:
+            taken[lot.lot_id] = pay
+            left -= pay
+    if not taken:
+        return list(lots), [], [], None
     at = now + timedelta(milliseconds=1)
+    total = sum(taken.values())
     entry = LedgerEntry(
         new_id("le", at),
         org_id,
         EntryType.DEBT_REPAID,
-        pay,
+        total,
         at,
-        lots={lot.lot_id: -pay},
+        lots={lot_id: -pay for lot_id, pay in taken.items()},
         actor=SYSTEM_ACTOR,
         idempotency_key=idem_key,
-        memo=f"debt repaid from {lot.lot_id}",
+        memo=f"debt repaid from {', '.join(taken)}",
     )
     return (
-        dataclasses.replace(lot, remaining=lot.remaining - pay),
+        [dataclasses.replace(lot, remaining=lot.remaining - taken.get(lot.lot_id, 0)) for lot in lots],
         [entry],
-        [WalletItem.debt.set(WalletItem.debt - pay)],
+        [WalletItem.debt.set(WalletItem.debt - total)],
         WalletItem.debt == debt,
     )

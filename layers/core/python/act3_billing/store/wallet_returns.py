@@ -18,6 +18,7 @@ from act3_billing.domain.lots import plan_draw
 from act3_billing.domain.roles import Permission, Role
 from act3_billing.domain.times import iso
 from act3_billing.store import lot_writes
+from act3_billing.store.debt_first import debt_first_from
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay, replays
 from act3_billing.store.job_charges import give_backs, look
 from act3_billing.store.limits import refund_members
@@ -179,6 +180,10 @@ class ReturnWrites(WalletCore):
                 memo=f"transfer {transfer_id} from {org_id}",
                 opened={lot.lot_id: lot_meta(lot) for lot in arriving},
             )
+            # Credits arriving pay the receiving org's debt first, in this transaction (as packs do).
+            stored, repaid, debt_actions, debt_condition = debt_first_from(
+                to_org_id, target.debt, arriving, idem.key, now
+            )
             body = {
                 "transfer_id": transfer_id,
                 "from_org_id": org_id,
@@ -186,6 +191,7 @@ class ReturnWrites(WalletCore):
                 "credits": amount,
                 "lots_out": draw,
                 "lots_in": {lot.lot_id: lot.remaining for lot in arriving},
+                "debt_repaid": sum(e.amount for e in repaid),
                 "created_at": iso(now),
             }
             owner = MemberItem.role == Role.OWNER.value
@@ -193,10 +199,14 @@ class ReturnWrites(WalletCore):
             tx.check("member", MemberItem, org_pk(org_id), f"MEMBER#{actor}", owner)
             tx.check("member_target", MemberItem, org_pk(to_org_id), f"MEMBER#{actor}", owner)
             tx.update("wallet", WalletItem(org_pk(org_id), WALLET_SK), *lot_writes.draw(source, draw))
-            tx.update("target", WalletItem(org_pk(to_org_id), WALLET_SK), *lot_writes.add(target, arriving))
+            target_actions, target_condition = lot_writes.add(target, stored)
+            if debt_condition is not None:
+                target_condition &= debt_condition
+            target_item = WalletItem(org_pk(to_org_id), WALLET_SK)
+            tx.update("target", target_item, target_actions + debt_actions, target_condition)
             add_idem(tx, org_id, idem, body, now)
-            tx.put("ledger", ledger_item(out_entry))
-            tx.put("ledger", ledger_item(in_entry))
+            for entry in (out_entry, in_entry, *repaid):
+                tx.put("ledger", ledger_item(entry))
             try:
                 tx.run()
             except TxCancelled as exc:
