@@ -45,9 +45,13 @@ venv: $(VENV_STAMP) ## create .venv with the dev dependencies and the packages (
 ddb: venv ## fetch and verify DynamoDB Local into .local/vendor (and Java 17 if missing)
 	@$(BIN)/python -m act3_local.dynamodb_local install >&2
 
+# Two pytest workers (xdist): each starts its own DynamoDB Local when it needs one; the e2e folder is one
+# group on one worker (one local stack). `make test WORKERS=0` runs everything in one process.
+WORKERS ?= 2
+
 test: venv ddb browser ## everything: lint, types, cfn-lint, infra checks, then all tests incl. emulator and browser tests
 	$(MAKE) --no-print-directory lint typecheck cfn-lint infra bench-smoke
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadgroup)
 
 lint: venv ## ruff check + ruff format --check
 	$(BIN)/ruff check .
