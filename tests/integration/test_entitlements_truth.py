@@ -109,6 +109,9 @@ def given_org(store: BillingStore, clock: MovableClock, state: OrgState) -> tupl
     return org_id, member
 
 
+ORG_SIDE = {"trial_expired", "archived", "past_due", "linkedin_required", "generation_disabled"}
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(state=states)
 def test_generation_is_off_exactly_when_a_one_credit_hold_is_refused_and_for_the_same_reason(
@@ -138,3 +141,11 @@ def test_generation_is_off_exactly_when_a_one_credit_hold_is_refused_and_for_the
         )
     else:
         assert asked.body["credits"]["spendable"] >= 1
+    # And the balance view tells the org's side of it: generation off for the same org-side reason
+    shown = invoke("balance", http_event("balance_get", org_id=org_id, user=member))
+    assert shown.status == 200, shown.body
+    if generation["reason"] is None or generation["reason"] in ORG_SIDE:
+        assert (shown.body["generation_enabled"], shown.body["generation_reason"]) == (
+            generation["enabled"],
+            generation["reason"],
+        ), (state, shown.body)

@@ -68,6 +68,7 @@ def test_a_failed_renewal_stops_spending_with_past_due_until_it_is_paid(
     assert store.wallet(org.org_id).status is WalletStatus.PAST_DUE
     balance = invoke("balance", http_event("balance_get", org_id=org.org_id, user=org.viewer)).body
     assert balance["status"] == "past_due" and balance["subscription_status"] == "past_due"
+    assert (balance["generation_enabled"], balance["generation_reason"]) == (False, "past_due")
     status, code, body = one_credit_hold(org, "h1")
     assert (status, code, body["reason"]) == (402, "past_due", "past_due") and "options" not in body
     told = invoke("entitlements", http_event("entitlements_get", org_id=org.org_id, user=org.creator)).body
@@ -83,6 +84,8 @@ def test_a_failed_renewal_stops_spending_with_past_due_until_it_is_paid(
     assert store.wallet(org.org_id).status is WalletStatus.ACTIVE
     told = invoke("entitlements", http_event("entitlements_get", org_id=org.org_id, user=org.creator)).body
     assert told["generation"] == {"enabled": True, "reason": None}
+    balance = invoke("balance", http_event("balance_get", org_id=org.org_id, user=org.viewer)).body
+    assert (balance["generation_enabled"], balance["generation_reason"]) == (True, None)
     assert one_credit_hold(org, "h2")[0] == 201
     assert (
         invoke("subscription", http_event("subscription_get", org_id=org.org_id, user=org.owner)).body[

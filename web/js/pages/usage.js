@@ -189,18 +189,26 @@ export async function render(ctx, container) {
     status
       ? h("div", { class: "alert alert-warn", role: "alert" }, "The last payment failed. Credits already granted stay; update the card in Plan & payment before Stripe's last retry, or the organization moves to the archive plan.")
       : null,
-    balance.generation_enabled === false
-      ? h(
-          "div",
-          { class: "alert alert-warn", role: "alert" },
-          balance.plan_id === "starter_trial" && ctx.me.identity_provider !== "linkedin"
-            ? "The free trial's 800 monthly credits start with a LinkedIn sign-in: sign out and sign in with LinkedIn, or choose a paid plan in Plan & payment."
-            : "Generation is off for this organization. Upgrade the plan in Plan & payment to run jobs again.",
-        )
+    balance.generation_enabled === false && balance.generation_reason !== "past_due" // said just above
+      ? h("div", { class: "alert alert-warn", role: "alert" }, generationOff(balance, ctx.me))
       : null,
     section("Credits", balanceSummary(balance), composition(balance)),
     section("This cycle", monthlyMeter(balance)),
     section("Bank, grants and packs", h("p", { class: "hint" }, "Spent after the monthly allowance: bank (oldest first), then grants, then packs. Packs never expire."), lotsTable(balance)),
     section("Storage", storagePart(storage, catalog, balance)),
   );
+}
+
+// Why the org cannot generate (the balance's generation_reason), in words, with what to do about it.
+function generationOff(balance, me) {
+  if (balance.generation_reason === "linkedin_required" || (balance.plan_id === "starter_trial" && me.identity_provider !== "linkedin" && !balance.trial_ends_at)) {
+    return "The free trial's 800 monthly credits start with a LinkedIn sign-in: sign out and sign in with LinkedIn, or choose a paid plan in Plan & payment.";
+  }
+  if (balance.generation_reason === "trial_expired") {
+    return "The free trial's six months are over. Choose a paid plan in Plan & payment to run jobs again; credits already granted stay.";
+  }
+  if (balance.generation_reason === "archived") {
+    return "This organization is on the archive plan: its credits are kept but nothing can be spent until it upgrades in Plan & payment.";
+  }
+  return "Generation is off for this organization. Upgrade the plan in Plan & payment to run jobs again.";
 }

@@ -22,6 +22,7 @@ from act3_billing.domain.options import OutOfCreditOptions, out_of_credit_option
 from act3_billing.domain.plans import Catalog, default_catalog
 from act3_billing.domain.ratecard import Price, RateCard, Usage, load_rate_card
 from act3_billing.domain.roles import Permission
+from act3_billing.domain.spending import wallet_refusal
 from act3_billing.domain.times import iso
 from act3_billing.http import models as m
 from act3_billing.http.caller import Caller
@@ -200,10 +201,12 @@ def balance_of(wallet: Wallet, now: datetime, held_expired: int = 0) -> m.Balanc
 
     monthly = wallet.current_monthly()
     remaining = monthly.remaining if monthly and monthly.live_at(now) else 0
+    refusal = wallet_refusal(wallet, now)  # the org side of the one spending decision (domain/spending.py)
     return m.BalanceResponse(
         org_id=wallet.org_id,
         plan_id=wallet.plan_id,
-        generation_enabled=wallet.generation_enabled,
+        generation_enabled=refusal is None,
+        generation_reason=refusal.value if refusal else None,
         monthly=m.MonthlyOut(
             allowance=wallet.monthly_allowance,
             used=max(wallet.monthly_allowance - remaining, 0),

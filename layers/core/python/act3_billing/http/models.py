@@ -264,7 +264,9 @@ class MonthlyOut(BaseModel):
 class BalanceResponse(BaseModel):
     org_id: str
     plan_id: str
-    generation_enabled: bool
+    generation_enabled: bool = Field(
+        description="Whether the org may generate now: the org side of the spending decision (entitlements')"
+    )
     monthly: MonthlyOut
     bank: list[LotOut]
     grants: list[LotOut]
@@ -285,6 +287,11 @@ class BalanceResponse(BaseModel):
     )
     subscription_status: str | None = Field(
         None, description="Stripe's subscription status (active, past_due, …); none without a subscription"
+    )
+    generation_reason: str | None = Field(
+        None,
+        description="Why the org may not generate now: trial_expired, archived, past_due, linkedin_required "
+        "or generation_disabled; none when it may",
     )
 
 
