@@ -258,3 +258,37 @@ def test_storage_thresholds_notify_owners_and_billing_once_per_cycle(
     )
     assert result["notified"] == [f"{org.org_id}:storage_100"]
     assert len(outbox) == 2
+
+
+def test_an_enterprise_contracts_storage_is_the_quota_for_uploads_alerts_and_the_view(
+    store: BillingStore, outbox: list[Any]
+) -> None:
+    from tests.integration.test_entitlements import put_contract
+
+    # Given an enterprise org (no storage limit in the catalog) holding 1 GB: a 4 GB upload is accepted
+    org = new_org(store, plan_id="enterprise", monthly=1_000_000, cap=0)
+    meter(s3_record("object_created_put", key=media(org, "p", "a.mov"), sequencer="01", at=T0, size=GB))
+    body = {
+        "project_id": "p",
+        "kind": "media",
+        "filename": "b.mov",
+        "size": 4 * GB,
+        "content_type": "video/mp4",
+    }
+    assert upload(org, org.owner, body, "unlimited").status == 201
+    assert storage_of(org).body["quota_bytes"] is None
+    # When billing operations record a contract with 2 GB of storage
+    assert put_contract(org, {"features": {}, "storage_gb": 2}).status == 200
+    # Then the view, an upload past it and the 80 % alert all use the contract's 2 GB
+    assert storage_of(org).body["quota_bytes"] == 2 * GB
+    refused = upload(org, org.owner, {**body, "size": GB + 1, "filename": "c.mov"}, "past-contract")
+    assert (refused.status, refused.code, refused.body["quota_bytes"]) == (
+        402,
+        "storage_quota_exceeded",
+        2 * GB,
+    )
+    assert outbox == []
+    grown = s3_record(
+        "object_created_put", key=media(org, "p", "d.mov"), sequencer="02", at=T0, size=GB * 7 // 10
+    )
+    assert meter(grown)["notified"] == [f"{org.org_id}:storage_80"] and len(outbox) == 1

@@ -66,8 +66,12 @@ def context(
     return StorageContext(store, storage, objects, caller, now, default_catalog())
 
 
-def _quota(catalog: Catalog, plan_id: str) -> int | None:
-    return quota_bytes(catalog.get(plan_id).storage_gb)
+def _quota(catalog: Catalog, plan_id: str, storage: StorageStore, org_id: str) -> int | None:
+    """The plan's quota, or an enterprise contract's (read only for a contract plan)."""
+    from act3_billing.domain.entitlements import storage_gb_of
+
+    plan = catalog.get(plan_id)
+    return quota_bytes(storage_gb_of(plan, storage.contract(org_id) if plan.contract else None))
 
 
 def upgrade_options(catalog: Catalog, plan_id: str) -> dict[str, Any]:
@@ -163,7 +167,7 @@ def notify_thresholds(
     if wallet is None:
         return []
     catalog = default_catalog()
-    quota = _quota(catalog, wallet.plan_id)
+    quota = _quota(catalog, wallet.plan_id, storage, org_id)
     used = storage.meter(org_id).totals.bytes
     sent: list[str] = []
     for threshold in thresholds_reached(used, quota):
@@ -282,7 +286,7 @@ def request_upload(
     wallet = ctx.storage.archive_state(org_id)
     if wallet is None:
         raise NotFound(f"organization {org_id} has no plan")
-    quota = _quota(ctx.catalog, wallet.plan_id)
+    quota = _quota(ctx.catalog, wallet.plan_id, ctx.storage, org_id)
     used = ctx.storage.meter(org_id).totals.bytes
     try:
         check_upload(used, size, quota)
@@ -337,7 +341,7 @@ def storage_view(ctx: StorageContext, org_id: str) -> dict[str, Any]:
     wallet = ctx.storage.archive_state(org_id)
     meter = ctx.storage.meter(org_id)
     plan_id = wallet.plan_id if wallet else None
-    quota = _quota(ctx.catalog, plan_id) if plan_id else None
+    quota = _quota(ctx.catalog, plan_id, ctx.storage, org_id) if plan_id else None
     used = meter.totals.bytes
     purge = ctx.storage.scheduled_purge(org_id)
 

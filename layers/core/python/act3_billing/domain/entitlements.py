@@ -75,6 +75,14 @@ def cache_seconds(wallet: Wallet, now: datetime) -> int:
     return max(horizon, 0)
 
 
+def storage_gb_of(plan: Plan, contract: Contract | None) -> int | None:
+    """The org's storage quota in GB (None: unlimited): its contract's while on a contract plan, when the
+    contract names one, else the plan's. Uploads, the 80 %/100 % alerts and every view use this."""
+    if contract is not None and plan.contract and contract.storage_gb is not None:
+        return contract.storage_gb
+    return plan.storage_gb
+
+
 def entitlements(
     wallet: Wallet,
     spender: Spender,
@@ -88,10 +96,9 @@ def entitlements(
     """The member's view. A contract applies only while the org is on a contract (enterprise) plan."""
     reason = spend_refusal(wallet, spender, 1, now)
     features = plan.all_features()
-    storage_gb = plan.storage_gb
+    storage_gb = storage_gb_of(plan, contract)
     if contract is not None and plan.contract:
         features |= dict(contract.features)
-        storage_gb = contract.storage_gb if contract.storage_gb is not None else storage_gb
     return Entitlements(
         org_id=wallet.org_id,
         member_id=member_id,

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist
@@ -43,6 +44,9 @@ from act3_billing.store.models import (
     org_pk,
 )
 from act3_billing.store.tx import Tx, TxCancelled
+
+if TYPE_CHECKING:
+    from act3_billing.domain.entitlements import Contract
 
 TOTALS_SK = "STORAGE"
 PROJECT_SK = "STORAGE#P#"
@@ -105,6 +109,13 @@ def _object_sk(key: str, org_id: str) -> str:
 class StorageStore:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+
+    def contract(self, org_id: str) -> Contract | None:
+        """An enterprise org's contract terms (its storage quota among them); None: none recorded."""
+        from act3_billing.store.entitlements import EntitlementsStore
+
+        found = EntitlementsStore(self._connection).contract(org_id)
+        return found[0] if found else None
 
     # ---- the meter ---------------------------------------------------------------------------------
 
