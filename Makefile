@@ -27,7 +27,7 @@ SCOPE ?=
 LOCAL_OPTS := $(if $(EMAIL),--email "$(EMAIL)") $(if $(IDP),--idp "$(IDP)") $(if $(NAME),--name "$(NAME)") $(ARGS)
 TOKEN_OPTS := $(LOCAL_OPTS) $(if $(CLIENT),--client "$(CLIENT)") $(if $(SCOPE),--scope "$(SCOPE)")
 
-.PHONY: help venv ddb test lint format typecheck cfn-lint bench build validate run stop token tick seed clock inventory clean stripe-sync
+.PHONY: help venv ddb localstripe test lint format typecheck cfn-lint bench build validate run stop token tick seed clock inventory clean stripe-sync
 .PHONY: browser web-deploy
 .PHONY: checkov infra-tools infra bench-smoke
 
@@ -45,11 +45,14 @@ venv: $(VENV_STAMP) ## create .venv with the dev dependencies and the packages (
 ddb: venv ## fetch and verify DynamoDB Local into .local/vendor (and Java 17 if missing)
 	@$(BIN)/python -m act3_local.dynamodb_local install >&2
 
+localstripe: venv ## localstripe in .venv-localstripe (its own venv: GPL, pins aiohttp), before tests start stacks
+	@$(BIN)/python -c "from act3_local.services import ensure_localstripe; ensure_localstripe()" >&2
+
 # Two pytest workers (xdist): each starts its own DynamoDB Local when it needs one; the e2e folder is one
 # group on one worker (one local stack). `make test WORKERS=0` runs everything in one process.
 WORKERS ?= 2
 
-test: venv ddb browser ## everything: lint, types, cfn-lint, infra checks, then all tests incl. emulator and browser tests
+test: venv ddb localstripe browser ## everything: lint, types, cfn-lint, infra checks, then all tests incl. emulator and browser tests
 	$(MAKE) --no-print-directory lint typecheck cfn-lint infra bench-smoke
 	$(BIN)/pytest -q $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadgroup)
 

@@ -198,7 +198,7 @@ def ensure_java() -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """Serialise installs across processes (pytest-xdist workers may all call ensure_installed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as fh:
@@ -213,7 +213,7 @@ def ensure_installed(vendor_dir: Path = DEFAULT_VENDOR_DIR) -> Path:
     """Make sure a verified DynamoDB Local and Java 17 are present; return the emulator directory."""
     install_dir = vendor_dir / INSTALL_DIRNAME
     if not _is_installed(install_dir):
-        with _locked(vendor_dir / f".{INSTALL_DIRNAME}.lock"):
+        with locked(vendor_dir / f".{INSTALL_DIRNAME}.lock"):
             if not _is_installed(install_dir):
                 _install(vendor_dir, install_dir)
     ensure_java()

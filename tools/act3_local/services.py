@@ -174,11 +174,24 @@ _LOCALSTRIPE_MAIN = Path(__file__).with_name("localstripe_main.py")
 
 
 def ensure_localstripe(venv: Path = LOCALSTRIPE_VENV) -> Path:
-    """The python of a venv holding localstripe (created on first use; it is GPL and pins aiohttp)."""
+    """The python of a venv holding localstripe (created on first use; it is GPL and pins aiohttp).
+
+    Under a lock: two pytest workers starting stacks at once would otherwise both install, one of them
+    into a venv whose pip the other was still bootstrapping."""
+    from act3_local.dynamodb_local import locked
+
     python = venv / "bin" / "python"
     marker = venv / f".localstripe-{LOCALSTRIPE_VERSION}"
     if marker.exists() and python.exists():
         return python
+    with locked(venv.parent / f".{venv.name}.lock"):
+        if not (marker.exists() and python.exists()):
+            _install_localstripe(venv, python)
+            marker.write_text(LOCALSTRIPE_VERSION + "\n")
+    return python
+
+
+def _install_localstripe(venv: Path, python: Path) -> None:
     print(
         f"act3_local: installing localstripe {LOCALSTRIPE_VERSION} into {venv} (first run only)", flush=True
     )
@@ -204,8 +217,6 @@ def ensure_localstripe(venv: Path = LOCALSTRIPE_VENV) -> Path:
             f"could not install localstripe into {venv} ({detail[0]}); check access to PyPI or run "
             f"`{sys.executable} -m venv {venv} && {python} -m pip install localstripe=={LOCALSTRIPE_VERSION}`"
         ) from exc
-    marker.write_text(LOCALSTRIPE_VERSION + "\n")
-    return python
 
 
 def start_localstripe(port: int, state_file: Path, log_path: Path) -> Child:
