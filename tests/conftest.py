@@ -29,9 +29,18 @@ def _share_botocore_loader() -> None:
     made: dict[str | None, botocore.loaders.Loader] = {}
     create = botocore.loaders.create_loader
 
+    class Paths(list[str]):
+        """Each boto3 Session appends its data folder to its loader's paths: once is enough here."""
+
+        def append(self, path: str) -> None:
+            if path not in self:
+                super().append(path)
+
     def shared(search_path_string: str | None = None) -> botocore.loaders.Loader:
         if search_path_string not in made:
-            made[search_path_string] = create(search_path_string)
+            loader = create(search_path_string)
+            loader._search_paths = Paths(loader.search_paths)
+            made[search_path_string] = loader
         return made[search_path_string]
 
     botocore.session.create_loader = shared

@@ -41,9 +41,10 @@ def store(monkeypatch: pytest.MonkeyPatch, clock: MovableClock) -> Iterator[Bill
 @pytest.fixture
 def outbox(store: BillingStore) -> list[Any]:
     """E-mails sent through SES (moto keeps them)."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
-    return ses_backends["123456789012"]["us-east-1"].sent_messages  # moto's default account
+    return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
 
 
 # ---- money (issue 8): a stand-in for api.stripe.com, and the webhook's signing secret -----------------

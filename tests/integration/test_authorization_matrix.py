@@ -714,9 +714,10 @@ class Env:
 
 
 def _moto_tables() -> dict[str, Any]:
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    tables: dict[str, Any] = dynamodb_backends["123456789012"]["us-east-1"].tables  # moto's default account
+    tables: dict[str, Any] = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables
     return tables
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from act3_billing import runtime
 from act3_billing.domain.ledger import EntryType
-from act3_billing.domain.lots import Lot
+from act3_billing.domain.lots import Lot, Wallet
 from act3_billing.domain.roles import Role
 from act3_billing.store.orgs import OrgStore
 from act3_billing.store.wallets import BillingStore
@@ -374,4 +377,32 @@ def test_credits_transferred_in_pay_the_debt_first_in_the_transfer_transaction(
     # And a retry replays the answer without paying twice
     assert transfer(source.org_id, source.owner, org.org_id, 300, "xfer-pays-debt").body == moved.body
     assert store.wallet(org.org_id).debt == 0 and store.wallet(source.org_id).total() == 700
+    assert_books(store, source.org_id, org.org_id)
+
+
+def test_a_debt_that_appears_after_the_read_is_still_paid_by_the_credits_arriving(
+    money: FakeStripe, store: BillingStore, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_organizations import transfer
+
+    # Given an org in debt, and a transfer that reads its wallet just before the claw-back committed
+    org, _ = in_debt_240(store, clock)
+    source = new_org(store, monthly=1000)
+    OrgStore(store.connection).add_member(org.org_id, source.owner, Role.OWNER, email=None, now=clock.now)
+    read, stale = BillingStore.wallet, {"left": 1}
+
+    def wallet_as_before_the_claw_back(self: BillingStore, org_id: str) -> Wallet:
+        wallet = read(self, org_id)
+        if org_id == org.org_id and stale["left"]:
+            stale["left"] -= 1
+            return dataclasses.replace(wallet, debt=0)
+        return wallet
+
+    monkeypatch.setattr(BillingStore, "wallet", wallet_as_before_the_claw_back)
+    # When the credits arrive
+    clock.advance(seconds=1)
+    moved = transfer(source.org_id, source.owner, org.org_id, 300, "xfer-stale-read")
+    # Then the write saw the debt had changed, read again, and paid it first
+    assert (moved.status, moved.body["debt_repaid"]) == (201, 240), moved.body
+    assert stale["left"] == 0 and store.wallet(org.org_id).debt == 0
     assert_books(store, source.org_id, org.org_id)

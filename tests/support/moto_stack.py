@@ -62,7 +62,8 @@ def handlers_on_moto(
 def moto_items(table: str) -> list[dict[str, Any]]:
     """Every item of a table in moto's in-process backend, in DynamoDB's JSON, as a consistent Scan
     returns them (without the Scan: moto's response serializer was most of a snapshot's time)."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    items = dynamodb_backends["123456789012"]["us-east-1"].tables[table].all_items()  # moto's default account
+    items = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[table].all_items()
     return [json.loads(json.dumps(item.to_json()["Attributes"], default=str)) for item in items]

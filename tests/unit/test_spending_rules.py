@@ -167,3 +167,27 @@ def test_contract_terms_are_accepted_or_refused_as_a_validation_error(features: 
         return
     assert all(re.fullmatch(r"[a-z0-9][a-z0-9_]{0,63}", name) for name in features)
     assert all(0 < len(value) <= 64 for value in features.values() if isinstance(value, str))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    plan=st.sampled_from(("starter_trial", "creator", "archive", "enterprise")),
+    status=st.sampled_from(tuple(WalletStatus)),
+    enabled=st.booleans(),
+    trial_ends_in=st.none() | st.integers(-10, 10),
+)
+def test_the_balance_names_every_org_side_refusal_in_its_schema(
+    plan: str, status: WalletStatus, enabled: bool, trial_ends_in: int | None
+) -> None:
+    """`BalanceResponse.generation_reason` is typed with the org-side reasons: whatever the wallet's
+    state, the reason it gets is one its OpenAPI schema lists."""
+    from typing import get_args
+
+    from act3_billing.domain.spending import wallet_refusal
+    from act3_billing.http.models import OrgRefusal
+
+    ends = NOW + timedelta(days=trial_ends_in) if trial_ends_in is not None else None
+    the_wallet = wallet(plan_id=plan, status=status, generation_enabled=enabled, trial_ends_at=ends)
+    reason = wallet_refusal(the_wallet, NOW)
+    assert reason is None or reason.value in get_args(OrgRefusal)
+    assert set(get_args(OrgRefusal)) <= {r.value for r in Reason}

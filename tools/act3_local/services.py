@@ -196,8 +196,8 @@ def _install_localstripe(venv: Path, python: Path) -> None:
         f"act3_local: installing localstripe {LOCALSTRIPE_VERSION} into {venv} (first run only)", flush=True
     )
     try:
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        # Made afresh: a venv without the marker may be half made (an interrupted first run, no pip yet).
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
         subprocess.run(
             [
                 str(python),

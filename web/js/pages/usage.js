@@ -189,8 +189,8 @@ export async function render(ctx, container) {
     status
       ? h("div", { class: "alert alert-warn", role: "alert" }, "The last payment failed. Credits already granted stay; update the card in Plan & payment before Stripe's last retry, or the organization moves to the archive plan.")
       : null,
-    balance.generation_enabled === false && balance.generation_reason !== "past_due" // said just above
-      ? h("div", { class: "alert alert-warn", role: "alert" }, generationOff(balance, ctx.me))
+    balance.generation_enabled === false && !(balance.generation_reason === "past_due" && status) // said just above
+      ? h("div", { class: "alert alert-warn", role: "alert" }, generationOff(balance))
       : null,
     section("Credits", balanceSummary(balance), composition(balance)),
     section("This cycle", monthlyMeter(balance)),
@@ -200,12 +200,15 @@ export async function render(ctx, container) {
 }
 
 // Why the org cannot generate (the balance's generation_reason), in words, with what to do about it.
-function generationOff(balance, me) {
-  if (balance.generation_reason === "linkedin_required" || (balance.plan_id === "starter_trial" && me.identity_provider !== "linkedin" && !balance.trial_ends_at)) {
+function generationOff(balance) {
+  if (balance.generation_reason === "linkedin_required") {
     return "The free trial's 800 monthly credits start with a LinkedIn sign-in: sign out and sign in with LinkedIn, or choose a paid plan in Plan & payment.";
   }
   if (balance.generation_reason === "trial_expired") {
     return "The free trial's six months are over. Choose a paid plan in Plan & payment to run jobs again; credits already granted stay.";
+  }
+  if (balance.generation_reason === "past_due") {
+    return "The last payment failed, so nothing can be spent until it is paid. Update the card in Plan & payment; credits already granted stay.";
   }
   if (balance.generation_reason === "archived") {
     return "This organization is on the archive plan: its credits are kept but nothing can be spent until it upgrades in Plan & payment.";

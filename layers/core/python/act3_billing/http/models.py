@@ -261,6 +261,10 @@ class MonthlyOut(BaseModel):
     cycle_end: str
 
 
+# The org-side reasons of domain/spending.py (tests/unit/test_spending_rules.py keeps them equal).
+OrgRefusal = Literal["trial_expired", "archived", "past_due", "linkedin_required", "generation_disabled"]
+
+
 class BalanceResponse(BaseModel):
     org_id: str
     plan_id: str
@@ -288,10 +292,8 @@ class BalanceResponse(BaseModel):
     subscription_status: str | None = Field(
         None, description="Stripe's subscription status (active, past_due, …); none without a subscription"
     )
-    generation_reason: str | None = Field(
-        None,
-        description="Why the org may not generate now: trial_expired, archived, past_due, linkedin_required "
-        "or generation_disabled; none when it may",
+    generation_reason: OrgRefusal | None = Field(
+        None, description="Why the org may not generate now (none when it may): the org side of the decision"
     )
 
 
@@ -442,7 +444,9 @@ class TransferResponse(BaseModel):
     credits: int
     lots_out: dict[str, int]
     lots_in: dict[str, int]
-    debt_repaid: int = 0  # of the credits that arrived, what paid the receiving org's debt first
+    debt_repaid: int = Field(
+        0, description="Of the credits that arrived, what paid the receiving org's debt first"
+    )
     created_at: str
 
 

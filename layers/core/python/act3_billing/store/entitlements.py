@@ -64,7 +64,6 @@ def contract_from_item(item: ContractItem) -> Contract:
 class EntitlementsStore:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        ContractItem._connection = None  # bound to the table `bind` chose
 
     def snapshot(self, org_id: str, member_id: str) -> Snapshot:
         """The four items in one request (more only if DynamoDB leaves keys unprocessed)."""

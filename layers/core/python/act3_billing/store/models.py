@@ -392,9 +392,16 @@ MODELS: tuple[type[_Item], ...] = (
 )
 
 
+def _subclasses(model: type[_Item]) -> list[type[_Item]]:
+    found: list[type[_Item]] = []
+    for sub in model.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
 def bind(table_name: str, region: str, host: str | None = None) -> Connection:
     """Point every model at one table (and, locally, an endpoint); returns the connection for transactions."""
-    models: tuple[type[_Item], ...] = (_Item, *MODELS)
+    models: set[type[_Item]] = {_Item, *MODELS, *_subclasses(_Item)}  # and those of payments, contracts
     for model in models:
         model.Meta.table_name = table_name
         model.Meta.region = region

@@ -15,7 +15,6 @@ from act3_billing.domain.times import iso
 from act3_billing.store.idempotency import Idem, Outcome, add_idem, replay
 from act3_billing.store.models import org_pk
 from act3_billing.store.payment_models import (
-    PAYMENT_MODELS,
     BillingAuditItem,
     CatalogItem,
     CustomerItem,
@@ -47,8 +46,6 @@ class StripeRef:
 class PaymentsStore:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        for model in PAYMENT_MODELS:
-            model._connection = None  # bound to the table `bind` chose
 
     # ---- customers and references ----------------------------------------------------------
 

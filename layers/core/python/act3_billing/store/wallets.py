@@ -165,7 +165,7 @@ class BillingStore(HoldWrites, ReturnWrites):
         entry right after the lot's own), so no debit can spend them before the debt is paid. `service`:
         the machine identity that granted them; `answer` adds to what the call answers (and a retry gets)."""
         for _ in range(MAX_ATTEMPTS):
-            debt = self.wallet(org_id).debt if pay_debt else 0
+            debt = self.wallet(org_id).debt if pay_debt else None
             entry = LedgerEntry(
                 entry_id=new_id("le", now),
                 org_id=org_id,
