@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from act3_billing.domain.lots import Wallet
 
@@ -104,6 +105,31 @@ class LedgerEntry:
     # Lots this entry brings into being, with what orders their spending (kind, created_at, expires_at),
     # so the ledger alone can replay SPEC §4's order after the lots have left the wallet.
     opened: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def taking(
+        cls,
+        entry_id: str,
+        org_id: str,
+        type: EntryType,
+        draw: Mapping[str, int],
+        created_at: datetime,
+        *,
+        spend: bool = True,
+        **fields: Any,
+    ) -> LedgerEntry:
+        """An entry that takes credits out of lots (`draw`: lot -> credits): its amount is what it takes.
+        A spend (debit, hold, transfer out) also names the lots as its sources, what a refund gives back."""
+        return cls(
+            entry_id,
+            org_id,
+            type,
+            sum(draw.values()),
+            created_at,
+            lots={lot: -n for lot, n in draw.items()},
+            sources=dict(draw) if spend else {},
+            **fields,
+        )
 
     def __post_init__(self) -> None:
         if self.amount < 0:

@@ -67,13 +67,13 @@ class OperationsStore:
             except InsufficientCredits as exc:
                 exc.extra.setdefault("plan_id", wallet.plan_id)
                 raise
-            entry = LedgerEntry(
+            entry = LedgerEntry.taking(
                 new_id("le", now),
                 org_id,
                 EntryType.ADJUSTMENT,
-                credits,
+                draw,
                 now,
-                lots={k: -v for k, v in draw.items()},
+                spend=False,
                 from_account=Account.AVAILABLE,
                 to_account=Account.ISSUED,
                 idempotency_key=idem.key,

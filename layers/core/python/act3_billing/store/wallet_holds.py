@@ -120,14 +120,12 @@ class HoldWrites(WalletCore):
             classify=classify,
             held_delta=amount,
             entries=lambda draw: [
-                LedgerEntry(
-                    entry_id=new_id("le", now),
-                    org_id=org_id,
-                    type=EntryType.HOLD,
-                    amount=amount,
-                    created_at=now,
-                    lots={k: -v for k, v in draw.items()},
-                    sources=draw,
+                LedgerEntry.taking(
+                    new_id("le", now),
+                    org_id,
+                    EntryType.HOLD,
+                    draw,
+                    now,
                     actor=actor,
                     job_id=job_id,
                     hold_id=hold_id,
@@ -215,14 +213,12 @@ class HoldWrites(WalletCore):
             held_delta=more,
             classify=classify,
             entries=lambda draw: [
-                LedgerEntry(
-                    entry_id=new_id("le", now),
-                    org_id=org_id,
-                    type=EntryType.HOLD,
-                    amount=more,
-                    created_at=now,
-                    lots={k: -v for k, v in draw.items()},
-                    sources=draw,
+                LedgerEntry.taking(
+                    new_id("le", now),
+                    org_id,
+                    EntryType.HOLD,
+                    draw,
+                    now,
                     actor=actor,
                     job_id=hold.job_id,
                     hold_id=hold_id,
@@ -350,13 +346,13 @@ class HoldWrites(WalletCore):
                 )
             if dead:
                 entries.append(
-                    LedgerEntry(
+                    LedgerEntry.taking(
                         next(ids),
                         org_id,
                         EntryType.EXPIRE,
-                        sum(dead.values()),
+                        dead,
                         now,
-                        lots={k: -v for k, v in dead.items()},
+                        spend=False,
                         actor=actor,
                         job_id=hold.job_id,
                         hold_id=hold_id,

@@ -89,13 +89,13 @@ class ReturnWrites(WalletCore):
             ]
             if dead:
                 entries.append(
-                    LedgerEntry(
+                    LedgerEntry.taking(
                         next(ids),
                         org_id,
                         EntryType.EXPIRE,
-                        sum(dead.values()),
+                        dead,
                         now,
-                        lots={k: -v for k, v in dead.items()},
+                        spend=False,
                         actor=actor,
                         job_id=job_id,
                         idempotency_key=idem.key,
@@ -156,14 +156,12 @@ class ReturnWrites(WalletCore):
                 exc.extra.setdefault("plan_id", source.plan_id)
                 raise
             arriving = _arriving(source, draw, transfer_id, now)
-            out_entry = LedgerEntry(
+            out_entry = LedgerEntry.taking(
                 new_id("le", now),
                 org_id,
                 EntryType.TRANSFER_OUT,
-                amount,
+                draw,
                 now,
-                lots={k: -v for k, v in draw.items()},
-                sources=draw,
                 actor=actor,
                 idempotency_key=idem.key,
                 memo=f"transfer {transfer_id} to {to_org_id}",

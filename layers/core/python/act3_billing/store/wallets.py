@@ -243,14 +243,12 @@ class BillingStore(HoldWrites, ReturnWrites):
 
         def entries(draw: dict[str, int]) -> list[LedgerEntry]:
             return [
-                LedgerEntry(
-                    entry_id=entry_id,
-                    org_id=org_id,
-                    type=EntryType.DEBIT,
-                    amount=amount,
-                    created_at=now,
-                    lots={k: -v for k, v in draw.items()},
-                    sources=draw,
+                LedgerEntry.taking(
+                    entry_id,
+                    org_id,
+                    EntryType.DEBIT,
+                    draw,
+                    now,
                     actor=actor,
                     job_id=job_id,
                     quote_id=quote.quote_id if quote else None,
