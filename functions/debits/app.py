@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, usage
 from act3_billing.http.api import make_resolver, outcome, principal
-from act3_billing.http.contract import problems
+from act3_billing.http.contract import SPEND_REFUSALS, problems
 from act3_billing.http.models import DebitRequest, DebitResponse
 from act3_billing.observability import logger, metrics
 
@@ -23,11 +23,7 @@ app = make_resolver()
     status_code=201,
     summary="Spend credits for finished usage, priced from a quote or from the job's metrics",
     openapi_extensions=problems(
-        "forbidden_role",
-        "shared_credits_disabled",
-        "generation_disabled",
-        "insufficient_credits",
-        "member_limit_exceeded",
+        *SPEND_REFUSALS,
         "quote_expired",
         "quote_used",
         "already_refunded",

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, services, usage
 from act3_billing.http.api import caller, make_resolver, outcome, principal
-from act3_billing.http.contract import problems
+from act3_billing.http.contract import SPEND_REFUSALS, problems
 from act3_billing.http.models import (
     CaptureRequest,
     ExtendRequest,
@@ -40,11 +40,7 @@ def _usage() -> usage.PrincipalContext:
     status_code=201,
     summary="Reserve credits for a long job (by credits, a quote or usage)",
     openapi_extensions=problems(
-        "forbidden_role",
-        "shared_credits_disabled",
-        "generation_disabled",
-        "insufficient_credits",
-        "member_limit_exceeded",
+        *SPEND_REFUSALS,
         "quote_expired",
         "quote_used",
     ),
@@ -62,11 +58,7 @@ def create_hold(
     "/orgs/<org_id>/holds/<hold_id>/extend",
     summary="Add credits to an open hold or push back its expiry",
     openapi_extensions=problems(
-        "forbidden_role",
-        "shared_credits_disabled",
-        "generation_disabled",
-        "insufficient_credits",
-        "member_limit_exceeded",
+        *SPEND_REFUSALS,
         "hold_not_open",
         "hold_expired",
     ),

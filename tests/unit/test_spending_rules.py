@@ -79,6 +79,15 @@ def test_every_refusal_raises_an_error_that_carries_its_reason() -> None:
         spender = Spender(Role.CREATOR, True, monthly_limit=5, spent=5)
         error = refusal_error(reason, the_wallet, spender, 1, NOW)
         assert isinstance(error, DomainError) and error.extra["reason"] == reason.value
+    # and each is one the spending routes document (problems() adds generation_disabled's forms)
+    from act3_billing.http.contract import EXTENSION, SPEND_REFUSALS, problems
+
+    documented = set(problems(*SPEND_REFUSALS)[EXTENSION])
+    codes = set()
+    for reason in Reason:
+        limited = Spender(Role.VIEWER if reason is Reason.FORBIDDEN_ROLE else Role.CREATOR, True, 5, 5)
+        codes.add(refusal_error(reason, wallet(trial_ends_at=NOW), limited, 1, NOW).code)
+    assert codes <= documented, codes - documented
     past_due = refusal_error(Reason.PAST_DUE, wallet(), CREATOR, 1, NOW)
     assert past_due.code == "past_due"
     with pytest.raises(DomainError) as raised:

@@ -53,6 +53,17 @@ _RETRY_AFTER = {
 }
 
 
+# What the one spending decision (domain/spending.py) refuses with, on every route that spends (holds,
+# their extension, debits); `generation_disabled` brings its particular forms along in `problems`.
+SPEND_REFUSALS = (
+    "forbidden_role",
+    "shared_credits_disabled",
+    "generation_disabled",
+    "insufficient_credits",
+    "member_limit_exceeded",
+)
+
+
 def problems(*codes: str) -> dict[str, Any]:
     """The domain refusals a route can give, for `@app.post(..., openapi_extensions=problems(...))`."""
     unknown = [c for c in codes if c not in STATUS_BY_CODE]
