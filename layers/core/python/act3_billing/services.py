@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -71,6 +72,23 @@ class Spending(Protocol):
 
     @property
     def notifier(self) -> Notifier | None: ...
+
+
+class SpendingAndPricing(Spending, Pricing, Protocol):
+    """A context that spends and prices (a member's, the usage meter's)."""
+
+
+def spend(ctx: SpendingAndPricing, org_id: str, write: Callable[[], Outcome]) -> Outcome:
+    """Runs a write that spends (a debit, a hold, an extension): a refusal for lack of credits gets its
+    out-of-credit options, one for a plan that cannot generate its upgrade offer, and a committed
+    spend its usage alerts."""
+    try:
+        result = write()
+    except InsufficientCredits as exc:
+        raise with_options(ctx, exc) from None
+    except GenerationDisabled as exc:
+        raise generation_off(ctx, exc) from None
+    return alert_after_spend(ctx, org_id, result)
 
 
 def alert_after_spend(ctx: Spending, org_id: str, result: Outcome) -> Outcome:
@@ -377,23 +395,18 @@ def place_hold(ctx: Context, org_id: str, request: m.HoldRequest, key: str | Non
         amount = quoted_credits(request.quote_id)
         quote_ref = QuoteRef(request.quote_id, amount)
     ttl = timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else DEFAULT_HOLD_TTL
-    try:
-        return alert_after_spend(
-            ctx,
+    return spend(
+        ctx,
+        org_id,
+        lambda: ctx.store.place_hold(
             org_id,
-            ctx.store.place_hold(
-                org_id,
-                actor=ctx.caller.user_id,
-                amount=amount,
-                job_id=request.job_id,
-                expires_at=ctx.now + ttl,
-                idem=token,
-                now=ctx.now,
-                quote=quote_ref,
-                rate_card_version=ctx.rate_card.version,
-            ),
-        )
-    except InsufficientCredits as exc:
-        raise with_options(ctx, exc) from None
-    except GenerationDisabled as exc:
-        raise generation_off(ctx, exc) from None
+            actor=ctx.caller.user_id,
+            amount=amount,
+            job_id=request.job_id,
+            expires_at=ctx.now + ttl,
+            idem=token,
+            now=ctx.now,
+            quote=quote_ref,
+            rate_card_version=ctx.rate_card.version,
+        ),
+    )

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 
 from act3_billing.domain.errors import (
     ForbiddenRole,
-    GenerationDisabled,
-    InsufficientCredits,
     ValidationFailed,
 )
 from act3_billing.domain.plans import Catalog, default_catalog
@@ -25,12 +23,10 @@ from act3_billing.domain.roles import Permission
 from act3_billing.http import models as m
 from act3_billing.http.caller import Caller
 from act3_billing.services import (
-    alert_after_spend,
-    generation_off,
     idem,
     price,
     quoted_credits,
-    with_options,
+    spend,
 )
 
 if TYPE_CHECKING:
@@ -104,26 +100,21 @@ def debit(ctx: PrincipalContext, org_id: str, request: m.DebitRequest, key: str 
         assert request.usage is not None  # the model guarantees one of the two
         priced = price(ctx, request.usage)
         amount, version, quote_ref = priced.credits, priced.rate_card_version, None
-    try:
-        return alert_after_spend(
-            ctx,
+    return spend(
+        ctx,
+        org_id,
+        lambda: ctx.store.debit(
             org_id,
-            ctx.store.debit(
-                org_id,
-                actor=actor,
-                amount=amount,
-                job_id=request.job_id,
-                idem=token,
-                now=ctx.now,
-                rate_card_version=version,
-                quote=quote_ref,
-                service=service,
-            ),
-        )
-    except InsufficientCredits as exc:
-        raise with_options(ctx, exc) from None
-    except GenerationDisabled as exc:
-        raise generation_off(ctx, exc) from None
+            actor=actor,
+            amount=amount,
+            job_id=request.job_id,
+            idem=token,
+            now=ctx.now,
+            rate_card_version=version,
+            quote=quote_ref,
+            service=service,
+        ),
+    )
 
 
 def extend_hold(
@@ -133,25 +124,20 @@ def extend_hold(
     # Before the hold is read: a stranger learns nothing about it (closed, expired, or there at all).
     service = machine(ctx, org_id, Permission.REPORT_USAGE)
     expires = ctx.now + timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else None
-    try:
-        return alert_after_spend(
-            ctx,
+    return spend(
+        ctx,
+        org_id,
+        lambda: ctx.store.extend_hold(
             org_id,
-            ctx.store.extend_hold(
-                org_id,
-                actor=service.principal_id,
-                hold_id=hold_id,
-                more=request.credits,
-                expires_at=expires,
-                idem=token,
-                now=ctx.now,
-                service=service.principal_id,
-            ),
-        )
-    except InsufficientCredits as exc:
-        raise with_options(ctx, exc) from None
-    except GenerationDisabled as exc:
-        raise generation_off(ctx, exc) from None
+            actor=service.principal_id,
+            hold_id=hold_id,
+            more=request.credits,
+            expires_at=expires,
+            idem=token,
+            now=ctx.now,
+            service=service.principal_id,
+        ),
+    )
 
 
 def capture(
