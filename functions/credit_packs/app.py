@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import packs, runtime, services
 from act3_billing.catalog import live_catalog
 from act3_billing.config import settings
-from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing.http.api import caller, counted, make_resolver
 from act3_billing.http.contract import problems
 from act3_billing.http.money_models import BuyPackRequest, PackPurchaseOut, PackPurchasesOut
 from act3_billing.observability import logger, metrics
@@ -57,9 +56,7 @@ def buy_pack(
         cancel_url=f"{app_url}/orgs/{org_id}/billing?pack=cancelled",
         key=idempotency_key,
     )
-    if not result.replayed:
-        metrics.add_metric(name="PackPurchasesStarted", unit=MetricUnit.Count, value=1)
-    return outcome(result.body, result.replayed)
+    return counted(result, "PackPurchasesStarted", 1)
 
 
 @app.get(

@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, usage
-from act3_billing.http.api import make_resolver, outcome, principal
+from act3_billing.http.api import counted, make_resolver, principal
 from act3_billing.http.contract import SPEND_REFUSALS, problems
 from act3_billing.http.models import DebitRequest, DebitResponse
 from act3_billing.observability import logger, metrics
@@ -36,9 +35,7 @@ def create_debit(
 ) -> Response[DebitResponse]:
     ctx = usage.context(runtime.store(), principal(app), runtime.now())
     result = usage.debit(ctx, org_id, request, idempotency_key)
-    if not result.replayed:
-        metrics.add_metric(name="CreditsDebited", unit=MetricUnit.Count, value=result.body["credits"])
-    return outcome(result.body, result.replayed)
+    return counted(result, "CreditsDebited", result.body["credits"])
 
 
 @logger.inject_lambda_context

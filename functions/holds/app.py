@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, services, usage
-from act3_billing.http.api import caller, make_resolver, outcome, principal
+from act3_billing.http.api import caller, counted, make_resolver, outcome, principal
 from act3_billing.http.contract import SPEND_REFUSALS, problems
 from act3_billing.http.models import (
     CaptureRequest,
@@ -49,9 +48,7 @@ def create_hold(
     org_id: str, request: HoldRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[HoldResponse]:
     result = services.place_hold(_context(), org_id, request, idempotency_key)
-    if not result.replayed:
-        metrics.add_metric(name="CreditsHeld", unit=MetricUnit.Count, value=result.body["amount"])
-    return outcome(result.body, result.replayed)
+    return counted(result, "CreditsHeld", result.body["amount"])
 
 
 @app.post(
@@ -81,9 +78,7 @@ def capture_hold(
     org_id: str, hold_id: str, request: CaptureRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[SettleResponse]:
     result = usage.capture(_usage(), org_id, hold_id, request, idempotency_key)
-    if not result.replayed:
-        metrics.add_metric(name="CreditsCaptured", unit=MetricUnit.Count, value=result.body["captured"])
-    return outcome(result.body, result.replayed, status=200)
+    return counted(result, "CreditsCaptured", result.body["captured"], status=200)
 
 
 @app.post(

@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import operations, runtime, usage
-from act3_billing.http.api import make_resolver, outcome, principal
+from act3_billing.http.api import counted, make_resolver, principal
 from act3_billing.http.contract import problems
 from act3_billing.http.entitlement_models import ContractRequest, ContractResponse
 from act3_billing.http.operations import AdjustmentRequest, AdjustmentResponse, GrantRequest, GrantResponse
@@ -37,9 +36,7 @@ def create_grant(
     org_id: str, request: GrantRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[GrantResponse]:
     result = operations.grant(_context(), org_id, request, idempotency_key)
-    if not result.replayed:
-        metrics.add_metric(name="CreditsGranted", unit=MetricUnit.Count, value=result.body["credits"])
-    return outcome(result.body, result.replayed)
+    return counted(result, "CreditsGranted", result.body["credits"])
 
 
 @app.post(
@@ -52,9 +49,7 @@ def create_adjustment(
     org_id: str, request: AdjustmentRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[AdjustmentResponse]:
     result = operations.adjust(_context(), org_id, request, idempotency_key)
-    if not result.replayed:
-        metrics.add_metric(name="CreditsAdjusted", unit=MetricUnit.Count, value=abs(result.body["credits"]))
-    return outcome(result.body, result.replayed)
+    return counted(result, "CreditsAdjusted", abs(result.body["credits"]))
 
 
 @app.put(

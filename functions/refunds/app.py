@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import runtime, usage
-from act3_billing.http.api import make_resolver, outcome, principal
+from act3_billing.http.api import counted, make_resolver, principal
 from act3_billing.http.contract import problems
 from act3_billing.http.models import RefundRequest, RefundResponse
 from act3_billing.observability import logger, metrics
@@ -31,9 +30,7 @@ def create_refund(
 ) -> Response[RefundResponse]:
     ctx = usage.context(runtime.store(), principal(app), runtime.now())
     result = usage.refund(ctx, org_id, request, idempotency_key)
-    if not result.replayed:
-        metrics.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=result.body["refunded"])
-    return outcome(result.body, result.replayed)
+    return counted(result, "CreditsRefunded", result.body["refunded"])
 
 
 @logger.inject_lambda_context

@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from act3_billing import organizations, runtime, services
-from act3_billing.http.api import caller, make_resolver, outcome
+from act3_billing.http.api import caller, counted, make_resolver
 from act3_billing.http.contract import problems
 from act3_billing.http.models import TransferRequest, TransferResponse
 from act3_billing.observability import logger, metrics
@@ -33,9 +32,7 @@ def create_transfer(
 ) -> Response[TransferResponse]:
     ctx = services.context(runtime.store(), caller(app), runtime.now())
     result = organizations.transfer(ctx, org_id, request, idempotency_key)
-    if not result.replayed:
-        metrics.add_metric(name="CreditsTransferred", unit=MetricUnit.Count, value=result.body["credits"])
-    return outcome(result.body, result.replayed)
+    return counted(result, "CreditsTransferred", result.body["credits"])
 
 
 @logger.inject_lambda_context

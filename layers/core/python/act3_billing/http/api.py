@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -19,7 +19,10 @@ from act3_billing.domain.principals import Service
 from act3_billing.http import guard
 from act3_billing.http.caller import Caller, principal_from_claims
 from act3_billing.http.problems import RETRY_AFTER_SECONDS, from_domain, problem
-from act3_billing.observability import logger
+from act3_billing.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from act3_billing.store.idempotency import Outcome
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -146,3 +149,12 @@ def outcome(body: dict[str, Any], replayed: bool, status: int = 201) -> Response
         body=body,
         headers={"Idempotent-Replayed": "true" if replayed else "false"},
     )
+
+
+def counted(result: Outcome, metric: str, value: int, *, status: int = 201) -> Response[Any]:
+    """A mutating call's answer, counting `value` in the `metric` once: a replay is not counted again."""
+    if not result.replayed:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
+    return outcome(result.body, result.replayed, status)
