@@ -19,13 +19,10 @@ from tests.e2e.stack_process import REPO_ROOT, StackProcess
 FIXTURE_TEMPLATE = REPO_ROOT / "tests" / "fixtures" / "local_stack" / "template.yaml"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the group marks (--dist loadgroup)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.e2e)
-            # One stack for the whole folder: under `pytest -n 2 --dist loadgroup` one worker runs it all.
-            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 @pytest.fixture(scope="session")
